@@ -1,0 +1,1 @@
+"""Clusters: grouping an event's faces into people (timer, on-demand run, listing)."""

@@ -1,0 +1,95 @@
+"""The one place that reads Kanta's configuration.
+
+Values come from Function App application settings, which the Functions host exposes as
+environment variables (locally from ``local.settings.json``'s ``Values``). Names are
+case-insensitive; the ``KANTA_STORAGE`` connection follows the Functions host's
+identity-based connection convention (``<Conn>__blobServiceUri`` etc.) so that one setting
+drives both the blob trigger binding and the SDK client.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Name of the app setting (and binding ``connection``) for the uploads storage account.
+STORAGE_CONNECTION = "KANTA_STORAGE"
+#: Blob container that browsers upload event photos into; the blob trigger watches it.
+UPLOADS_CONTAINER = "uploads"
+#: App setting holding the re-clustering timer's six-field NCRONTAB schedule.
+RECLUSTER_SCHEDULE_SETTING = "KANTA_RECLUSTER_SCHEDULE"
+DEFAULT_RECLUSTER_SCHEDULE = "0 */10 * * * *"
+
+
+class Settings(BaseSettings):
+    """Kanta's settings, parsed from the environment.
+
+    Raises ``pydantic.ValidationError`` at construction when a value has the wrong shape.
+    """
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", populate_by_name=True)
+
+    # PostgreSQL DSN (libpq URI or key=value). Locally, scripts/start points it at pgserver.
+    database_url: str = Field("", validation_alias=AliasChoices("KANTA_DATABASE_URL"))
+    db_pool_min_size: int = Field(1, validation_alias=AliasChoices("KANTA_DB_POOL_MIN_SIZE"))
+    db_pool_max_size: int = Field(4, validation_alias=AliasChoices("KANTA_DB_POOL_MAX_SIZE"))
+    # Seconds to wait for a pooled connection before the request fails as unavailable.
+    db_pool_timeout_s: float = Field(10.0, validation_alias=AliasChoices("KANTA_DB_POOL_TIMEOUT"))
+
+    # Storage: a connection string locally (Azurite) ...
+    storage_connection_string: str = Field("", validation_alias=AliasChoices(STORAGE_CONNECTION))
+    # ... or, in Azure, identity-based: service URIs plus the user-assigned identity's client id.
+    storage_blob_service_uri: str = Field(
+        "", validation_alias=AliasChoices(f"{STORAGE_CONNECTION}__blobServiceUri")
+    )
+    storage_client_id: str = Field("", validation_alias=AliasChoices(f"{STORAGE_CONNECTION}__clientId"))
+
+    # How the blob trigger learns of new blobs: the host's polling scan (local, Azurite) or
+    # Event Grid (required on Flex Consumption). Read when function_app is indexed.
+    blob_trigger_source: Literal["LogsAndContainerScan", "EventGrid"] = Field(
+        "LogsAndContainerScan", validation_alias=AliasChoices("KANTA_BLOB_TRIGGER_SOURCE")
+    )
+
+    # Lifetime of upload (write) and read SAS URLs, seconds.
+    upload_url_ttl_s: int = Field(900, validation_alias=AliasChoices("KANTA_UPLOAD_URL_TTL"))
+    read_url_ttl_s: int = Field(3600, validation_alias=AliasChoices("KANTA_READ_URL_TTL"))
+    # Public base URL of blob storage when it differs from the one the app reaches
+    # (e.g. Azurite behind a tunnel); empty = the client's own URL.
+    public_blob_endpoint: str = Field("", validation_alias=AliasChoices("KANTA_PUBLIC_BLOB_ENDPOINT"))
+
+    # Images: bytes and pixel limits (decompression-bomb guard, Pillow's MAX_IMAGE_PIXELS idea).
+    max_image_bytes: int = Field(40 * 1024 * 1024, validation_alias=AliasChoices("KANTA_MAX_IMAGE_BYTES"))
+    max_image_pixels: int = Field(50_000_000, validation_alias=AliasChoices("KANTA_MAX_IMAGE_PIXELS"))
+    # Selfie bodies of the search endpoint, bytes.
+    max_query_image_bytes: int = Field(
+        10 * 1024 * 1024, validation_alias=AliasChoices("KANTA_MAX_QUERY_IMAGE_BYTES")
+    )
+
+    # Detection: HOG upsample count (face_recognition's number_of_times_to_upsample), applied
+    # only to images up to upsample_max_pixels; larger ones are scanned at native resolution
+    # (an upsampled 24 MP frame needs ~300 MB for the pixels alone).
+    detect_upsample: int = Field(1, validation_alias=AliasChoices("KANTA_DETECT_UPSAMPLE"))
+    upsample_max_pixels: int = Field(
+        8_000_000, validation_alias=AliasChoices("KANTA_UPSAMPLE_MAX_PIXELS")
+    )
+
+    # Clustering: DBSCAN on Euclidean distance between dlib descriptors. dlib documents 0.6 as
+    # its same-person threshold; a tighter eps keeps DBSCAN's chaining from merging people.
+    cluster_eps: float = Field(0.5, validation_alias=AliasChoices("KANTA_CLUSTER_EPS"))
+    cluster_min_samples: int = Field(2, validation_alias=AliasChoices("KANTA_CLUSTER_MIN_SAMPLES"))
+    recluster_schedule: str = Field(
+        DEFAULT_RECLUSTER_SCHEDULE, validation_alias=AliasChoices(RECLUSTER_SCHEDULE_SETTING)
+    )
+
+    # Search defaults: dlib's same-person Euclidean threshold.
+    search_max_distance: float = Field(0.6, validation_alias=AliasChoices("KANTA_SEARCH_MAX_DISTANCE"))
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Return the process-wide settings (read once; tests call ``get_settings.cache_clear()``)."""
+    return Settings()

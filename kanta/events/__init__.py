@@ -1,0 +1,1 @@
+"""Events: the wedding or conference whose photos Kanta indexes (CRUD over HTTP)."""

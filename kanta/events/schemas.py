@@ -1,0 +1,74 @@
+"""Pydantic schemas of the events API (request bodies, query strings, responses)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+#: Event codes appear in URLs and blob names: 3–32 characters of ``[a-z0-9-]``.
+EVENT_CODE_PATTERN = r"^[a-z0-9-]{3,32}$"
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _check_window(starts_at: datetime | None, ends_at: datetime | None) -> None:
+    if starts_at is not None and ends_at is not None and starts_at >= ends_at:
+        raise ValueError("starts_at must be before ends_at")
+
+
+class EventCreate(_Request):
+    """Body of ``POST /api/events``. Times need a UTC offset (ISO 8601)."""
+
+    code: str = Field(pattern=EVENT_CODE_PATTERN, description="3-32 chars of [a-z0-9-], unique")
+    name: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=4000)
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> EventCreate:
+        _check_window(self.starts_at, self.ends_at)
+        return self
+
+
+class EventUpdate(_Request):
+    """Body of ``PATCH /api/events/{code}``: only the fields present change; ``null`` clears."""
+
+    name: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=4000)
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> EventUpdate:
+        _check_window(self.starts_at, self.ends_at)
+        return self
+
+
+class EventListQuery(_Request):
+    """Query of ``GET /api/events``: ``running=true`` keeps events happening now."""
+
+    running: bool | None = None
+
+
+class Event(BaseModel):
+    """An event as the API returns it. ``running``: now is within [starts_at, ends_at)."""
+
+    code: str
+    name: str | None
+    description: str | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    running: bool
+    image_count: int
+    face_count: int
+    created_at: datetime
+    updated_at: datetime
+    last_clustered_at: datetime | None
+
+
+class EventList(BaseModel):
+    items: list[Event]

@@ -1,0 +1,100 @@
+"""Events logic: SQL over the ``events`` table, used by ``kanta.events.functions``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from kanta import storage
+from kanta.db import connection
+from kanta.events.schemas import Event, EventCreate, EventUpdate
+from kanta.http import ApiError, not_found
+
+#: SQL predicate for "the event is happening now"; open-ended bounds count as running.
+RUNNING_SQL = "((e.starts_at IS NULL OR e.starts_at <= now()) AND (e.ends_at IS NULL OR e.ends_at > now()))"
+
+_SELECT = f"""
+SELECT e.code, e.name, e.description, e.starts_at, e.ends_at, {RUNNING_SQL} AS running,
+       (SELECT count(*) FROM images i WHERE i.event_id = e.id) AS image_count,
+       (SELECT count(*) FROM faces f WHERE f.event_id = e.id) AS face_count,
+       e.created_at, e.updated_at, e.last_clustered_at
+FROM events e
+"""
+
+
+def get_event_id(conn: psycopg.Connection, code: str) -> int:
+    """Return the id of the event ``code``. Raises ``ApiError`` 404 ``event_not_found``."""
+    row = conn.execute("SELECT id FROM events WHERE code = %s", (code,)).fetchone()
+    if row is None:
+        raise not_found("event", code)
+    return row["id"]
+
+
+def _get(conn: psycopg.Connection, code: str) -> Event:
+    row = conn.execute(_SELECT + " WHERE e.code = %s", (code,)).fetchone()
+    if row is None:
+        raise not_found("event", code)
+    return Event.model_validate(row)
+
+
+def create_event(body: EventCreate) -> Event:
+    """Insert an event. Raises ``ApiError`` 409 ``event_exists`` when the code is taken."""
+    with connection() as conn:
+        try:
+            conn.execute(
+                """INSERT INTO events (code, name, description, starts_at, ends_at)
+                   VALUES (%(code)s, %(name)s, %(description)s, %(starts_at)s, %(ends_at)s)""",
+                body.model_dump(),
+            )
+        except psycopg.errors.UniqueViolation:
+            raise ApiError(409, "event_exists", f"An event with code {body.code!r} already exists.") from None
+        return _get(conn, body.code)
+
+
+def get_event(code: str) -> Event:
+    """Return one event. Raises ``ApiError`` 404."""
+    with connection() as conn:
+        return _get(conn, code)
+
+
+def list_events(running: bool | None) -> list[Event]:
+    """All events, newest first; ``running`` filters on whether each is happening now."""
+    where = "" if running is None else f" WHERE {RUNNING_SQL} = %s"
+    with connection() as conn:
+        rows = conn.execute(_SELECT + where + " ORDER BY e.created_at DESC, e.id DESC", (running,) if where else ()).fetchall()
+    return [Event.model_validate(r) for r in rows]
+
+
+def update_event(code: str, body: EventUpdate) -> Event:
+    """Change the fields present in ``body``. Raises ``ApiError`` 404, or 422
+    ``validation_error`` when the resulting starts_at is not before ends_at."""
+    changes: dict[str, Any] = {k: getattr(body, k) for k in body.model_fields_set}
+    with connection() as conn:
+        get_event_id(conn, code)
+        if changes:
+            assignments = sql.SQL(", ").join(
+                sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changes
+            )
+            try:
+                conn.execute(
+                    sql.SQL("UPDATE events SET {}, updated_at = now() WHERE code = %(code)s").format(assignments),
+                    {**changes, "code": code},
+                )
+            except psycopg.errors.CheckViolation:
+                raise ApiError(422, "validation_error", "starts_at must be before ends_at.") from None
+        return _get(conn, code)
+
+
+def delete_event(code: str) -> None:
+    """Delete an event's blobs, then its rows (images and faces cascade). Raises ``ApiError`` 404.
+
+    Blobs go first: if storage fails midway the event still exists and the call can be
+    repeated, instead of leaving blobs no row points to.
+    """
+    with connection() as conn:
+        get_event_id(conn, code)
+    storage.delete_prefix(f"{code}/")
+    with connection() as conn:
+        conn.execute("DELETE FROM events WHERE code = %s", (code,))

@@ -1,0 +1,6 @@
+"""Face detection and encoding: pure computation, no Azure or database imports.
+
+``kanta.faces.pipeline`` decodes image bytes, finds faces with dlib's HOG detector and
+encodes each as a 128-d descriptor with dlib's ResNet model (the face_recognition pipeline).
+dlib is imported lazily, on the first call that needs it.
+"""

@@ -1,0 +1,95 @@
+"""Pydantic schemas of the images API and of upload tickets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kanta.faces.schemas import BBox
+
+#: Content types a browser may upload, and the blob name extension each gets.
+CONTENT_TYPE_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+#: Most files one ``POST /uploads`` may ask URLs for.
+MAX_FILES_PER_REQUEST = 50
+
+ImageStatus = Literal["pending", "processed", "failed"]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class UploadFile(_Request):
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: Literal["image/jpeg", "image/png", "image/webp"]
+
+
+class UploadRequest(_Request):
+    """Body of ``POST /api/events/{code}/uploads``: 1–50 files."""
+
+    files: list[UploadFile] = Field(min_length=1, max_length=MAX_FILES_PER_REQUEST)
+
+
+class UploadTicket(BaseModel):
+    """Where and how to upload one image: ``PUT`` the bytes to ``upload_url`` with ``headers``."""
+
+    image_id: UUID
+    blob_name: str
+    upload_url: str
+    method: Literal["PUT"] = "PUT"
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+class UploadBatch(BaseModel):
+    uploads: list[UploadTicket]
+
+
+class FaceOut(BaseModel):
+    face_id: int
+    bbox: BBox
+    cluster_id: int | None = Field(description="null: not clustered yet; -1: noise")
+
+
+class Image(BaseModel):
+    """An image row; ``url`` is a short-lived read SAS URL (null until the blob exists)."""
+
+    image_id: UUID
+    event_code: str
+    blob_name: str
+    original_filename: str | None
+    content_type: str | None
+    status: ImageStatus
+    failure_code: str | None
+    failure_reason: str | None
+    size_bytes: int | None
+    width: int | None
+    height: int | None
+    face_count: int | None
+    processing_seconds: float | None
+    created_at: datetime
+    processed_at: datetime | None
+    url: str | None
+
+
+class ImageDetail(Image):
+    faces: list[FaceOut]
+
+
+class ImageListQuery(_Request):
+    """Query of ``GET /api/events/{code}/images``."""
+
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0)
+    cluster_id: int | None = None
+    min_faces: int | None = Field(None, ge=0)
+    max_faces: int | None = Field(None, ge=0)
+    status: ImageStatus | None = None
+
+
+class ImageList(BaseModel):
+    items: list[Image]
+    next_offset: int | None

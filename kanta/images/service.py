@@ -1,0 +1,156 @@
+"""Images logic for the HTTP API: upload tickets, listing, detail, deletion."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from kanta import storage
+from kanta.config import get_settings
+from kanta.db import connection
+from kanta.events.service import get_event_id
+from kanta.faces.schemas import BBOX_COLUMNS, BBox
+from kanta.http import not_found
+from kanta.images.schemas import (
+    CONTENT_TYPE_EXTENSIONS,
+    FaceOut,
+    Image,
+    ImageDetail,
+    ImageList,
+    ImageListQuery,
+    UploadRequest,
+    UploadTicket,
+)
+
+_SELECT = """
+SELECT i.id AS image_id, e.code AS event_code, i.blob_name, i.original_filename, i.content_type,
+       i.status, i.failure_code, i.failure_reason, i.size_bytes, i.width, i.height,
+       i.face_count, i.processing_seconds, i.created_at, i.processed_at
+FROM images i JOIN events e ON e.id = i.event_id
+"""
+
+
+def blob_name_for(event_code: str, image_id: uuid.UUID, content_type: str) -> str:
+    """Blob name of an uploaded image: ``{event_code}/{image_id}.{ext}``."""
+    return f"{event_code}/{image_id}.{CONTENT_TYPE_EXTENSIONS[content_type]}"
+
+
+def read_url_expiry() -> dt.datetime:
+    """When read URLs issued now expire (``KANTA_READ_URL_TTL`` seconds from now)."""
+    return dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=get_settings().read_url_ttl_s)
+
+
+def _image(row: Mapping[str, Any], expires_at: dt.datetime) -> dict[str, Any]:
+    # A pending image's blob may not exist yet: no URL to hand out.
+    url = None if row["status"] == "pending" else storage.read_url(row["blob_name"], expires_at)
+    return {**row, "url": url}
+
+
+def create_uploads(event_code: str, body: UploadRequest) -> list[UploadTicket]:
+    """Create one pending image per file and a write-only SAS URL for its blob.
+
+    Raises ``ApiError`` 404 for an unknown event.
+    """
+    settings = get_settings()
+    expires_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=settings.upload_url_ttl_s)
+    tickets = []
+    with connection() as conn:
+        event_id = get_event_id(conn, event_code)
+        rows = []
+        for f in body.files:
+            image_id = uuid.uuid4()
+            blob_name = blob_name_for(event_code, image_id, f.content_type)
+            rows.append((image_id, event_id, blob_name, f.filename, f.content_type))
+            tickets.append(
+                UploadTicket(
+                    image_id=image_id,
+                    blob_name=blob_name,
+                    upload_url=storage.upload_url(blob_name, expires_at),
+                    headers={"x-ms-blob-type": "BlockBlob", "Content-Type": f.content_type},
+                    expires_at=expires_at,
+                )
+            )
+        with conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO images (id, event_id, blob_name, original_filename, content_type)
+                   VALUES (%s, %s, %s, %s, %s)""",
+                rows,
+            )
+    return tickets
+
+
+def list_images(event_code: str, query: ImageListQuery) -> ImageList:
+    """A page of an event's images, oldest first, filtered as ``query`` says. Raises ``ApiError`` 404."""
+    conditions = [sql.SQL("i.event_id = %(event_id)s")]
+    if query.status is not None:
+        conditions.append(sql.SQL("i.status = %(status)s"))
+    if query.min_faces is not None:
+        conditions.append(sql.SQL("i.face_count >= %(min_faces)s"))
+    if query.max_faces is not None:
+        conditions.append(sql.SQL("i.face_count <= %(max_faces)s"))
+    if query.cluster_id is not None:
+        conditions.append(
+            sql.SQL("EXISTS (SELECT 1 FROM faces f WHERE f.image_id = i.id AND f.cluster_id = %(cluster_id)s)")
+        )
+    statement = sql.SQL(_SELECT + " WHERE {} ORDER BY i.created_at, i.id LIMIT %(limit)s OFFSET %(offset)s").format(
+        sql.SQL(" AND ").join(conditions)
+    )
+    with connection() as conn:
+        event_id = get_event_id(conn, event_code)
+        # One row more than asked tells whether another page exists.
+        params = {**query.model_dump(), "event_id": event_id, "limit": query.limit + 1}
+        rows = conn.execute(statement, params).fetchall()
+    expires_at = read_url_expiry()
+    items = [Image.model_validate(_image(r, expires_at)) for r in rows[: query.limit]]
+    next_offset = query.offset + query.limit if len(rows) > query.limit else None
+    return ImageList(items=items, next_offset=next_offset)
+
+
+def _find_image(conn: psycopg.Connection, image_id: str) -> Mapping[str, Any]:
+    try:
+        key = uuid.UUID(image_id)
+    except ValueError:
+        raise not_found("image", image_id) from None
+    row = conn.execute(_SELECT + " WHERE i.id = %s", (key,)).fetchone()
+    if row is None:
+        raise not_found("image", image_id)
+    return row
+
+
+def get_image(image_id: str) -> ImageDetail:
+    """One image with its faces. Raises ``ApiError`` 404 ``image_not_found``."""
+    with connection() as conn:
+        row = _find_image(conn, image_id)
+        faces = conn.execute(
+            f"SELECT f.id AS face_id, {BBOX_COLUMNS}, f.cluster_id FROM faces f WHERE f.image_id = %s ORDER BY f.id",
+            (row["image_id"],),
+        ).fetchall()
+    return ImageDetail.model_validate(
+        {
+            **_image(row, read_url_expiry()),
+            "faces": [FaceOut(face_id=f["face_id"], bbox=BBox.from_row(f), cluster_id=f["cluster_id"]) for f in faces],
+        }
+    )
+
+
+def delete_image(image_id: str) -> None:
+    """Delete an image's blob, then its row and faces. Raises ``ApiError`` 404."""
+    with connection() as conn:
+        row = _find_image(conn, image_id)
+    storage.delete_blobs([row["blob_name"]])
+    with connection() as conn:
+        deleted = conn.execute(
+            "DELETE FROM images WHERE id = %s RETURNING event_id, face_count", (row["image_id"],)
+        ).fetchone()
+        if deleted and deleted["face_count"]:
+            bump_faces_version(conn, deleted["event_id"])
+
+
+def bump_faces_version(conn: psycopg.Connection, event_id: int) -> None:
+    """Record that the event's faces changed, so the timer re-clusters it."""
+    conn.execute("UPDATE events SET faces_version = faces_version + 1 WHERE id = %s", (event_id,))

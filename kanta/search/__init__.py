@@ -1,0 +1,1 @@
+"""Selfie search: "show me the photos I am in" for one event."""

@@ -1,0 +1,22 @@
+"""HTTP trigger of selfie search (function key)."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from kanta.http import api, json_response, parse_query
+from kanta.search import service
+from kanta.search.schemas import SearchQuery
+
+bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+@bp.function_name("search_event")
+@bp.route(route="events/{code}/search", methods=["POST"])
+@api
+def search_event(req: func.HttpRequest) -> func.HttpResponse:
+    """``POST /api/events/{code}/search?top_k=20&max_distance=0.6`` with the photo's bytes
+    as the body (JPEG/PNG/WebP) → ``{query_faces, matches}``, nearest first; 404; 413;
+    422 ``no_face`` / ``invalid_image``."""
+    query = parse_query(req, SearchQuery)
+    return json_response(service.search_event(req.route_params["code"], req.get_body(), query))

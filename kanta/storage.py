@@ -1,0 +1,137 @@
+"""The one place that builds Blob Storage clients and signs SAS URLs.
+
+Locally the ``KANTA_STORAGE`` setting holds a connection string (Azurite's), and SAS
+tokens are signed with its account key. In Azure the same connection is identity-based
+(``KANTA_STORAGE__blobServiceUri`` + ``__clientId``): the client authenticates with the
+user-assigned Managed Identity and SAS tokens are *user delegation* SAS, signed with a key
+that Azure issues to that identity (Learn: "Create a user delegation SAS for a blob with
+Python"). No account key is used on that path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import threading
+from collections.abc import Iterable
+
+from azure.storage.blob import (
+    BlobSasPermissions,
+    BlobServiceClient,
+    ContainerClient,
+    UserDelegationKey,
+    generate_blob_sas,
+)
+
+from kanta.config import UPLOADS_CONTAINER, get_settings
+
+
+class StorageNotConfigured(RuntimeError):
+    """Raised when neither a connection string nor a blob service URI is set."""
+
+
+@functools.cache
+def get_blob_service() -> BlobServiceClient:
+    """Return the process-wide ``BlobServiceClient`` for the uploads account.
+
+    Raises ``StorageNotConfigured`` when ``KANTA_STORAGE`` is not set either way.
+    """
+    settings = get_settings()
+    if settings.storage_connection_string:
+        return BlobServiceClient.from_connection_string(settings.storage_connection_string)
+    if settings.storage_blob_service_uri:
+        # Imported here: azure-identity is only needed on the Managed Identity path.
+        from azure.identity import ManagedIdentityCredential
+
+        credential = ManagedIdentityCredential(client_id=settings.storage_client_id or None)
+        return BlobServiceClient(settings.storage_blob_service_uri, credential=credential)
+    raise StorageNotConfigured("set KANTA_STORAGE (connection string) or KANTA_STORAGE__blobServiceUri")
+
+
+def uploads_container() -> ContainerClient:
+    """Return the client of the uploads container (``kanta.config.UPLOADS_CONTAINER``)."""
+    return get_blob_service().get_container_client(UPLOADS_CONTAINER)
+
+
+class _DelegationKeyCache:
+    """Caches one user delegation key and renews it an hour before it expires."""
+
+    # Azure accepts delegation keys valid for at most 7 days; one day is plenty.
+    KEY_LIFETIME = dt.timedelta(days=1)
+    RENEW_BEFORE = dt.timedelta(hours=1)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: UserDelegationKey | None = None
+        self._expires: dt.datetime | None = None
+
+    def get(self, service: BlobServiceClient, needed_until: dt.datetime) -> UserDelegationKey:
+        with self._lock:
+            if self._key is None or self._expires - self.RENEW_BEFORE < needed_until:
+                now = dt.datetime.now(dt.timezone.utc)
+                self._expires = now + self.KEY_LIFETIME
+                self._key = service.get_user_delegation_key(now - dt.timedelta(minutes=5), self._expires)
+            return self._key
+
+
+_delegation_keys = _DelegationKeyCache()
+
+
+def blob_sas_url(blob_name: str, permission: BlobSasPermissions, expires_at: dt.datetime) -> str:
+    """Return a URL for one blob of the uploads container carrying a SAS for ``permission``.
+
+    ``expires_at`` must be timezone-aware. Signed with the account key when the client has
+    one (Azurite), else with a user delegation key (Managed Identity). The start time is
+    set 5 minutes back to tolerate clock skew between us and the client.
+    """
+    service = get_blob_service()
+    start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    common = dict(
+        account_name=service.account_name,
+        container_name=UPLOADS_CONTAINER,
+        blob_name=blob_name,
+        permission=permission,
+        expiry=expires_at,
+        start=start,
+    )
+    account_key = getattr(service.credential, "account_key", None)
+    if account_key:
+        token = generate_blob_sas(account_key=account_key, **common)
+    else:
+        token = generate_blob_sas(user_delegation_key=_delegation_keys.get(service, expires_at), **common)
+    base = get_settings().public_blob_endpoint.rstrip("/") or service.url.rstrip("/")
+    return f"{base}/{UPLOADS_CONTAINER}/{blob_name}?{token}"
+
+
+def upload_url(blob_name: str, expires_at: dt.datetime) -> str:
+    """SAS URL that lets its holder create or overwrite one blob, nothing else (no read, no list)."""
+    return blob_sas_url(blob_name, BlobSasPermissions(create=True, write=True), expires_at)
+
+
+def read_url(blob_name: str, expires_at: dt.datetime) -> str:
+    """SAS URL that lets its holder read one blob until ``expires_at``."""
+    return blob_sas_url(blob_name, BlobSasPermissions(read=True), expires_at)
+
+
+def read_blob(blob_name: str) -> bytes:
+    """Download one blob of the uploads container. Raises ``ResourceNotFoundError`` if absent."""
+    return uploads_container().download_blob(blob_name).readall()
+
+
+def delete_blobs(blob_names: Iterable[str]) -> None:
+    """Delete blobs of the uploads container, ignoring ones already gone."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    container = uploads_container()
+    for name in blob_names:
+        try:
+            container.delete_blob(name, delete_snapshots="include")
+        except ResourceNotFoundError:
+            pass
+
+
+def delete_prefix(prefix: str) -> int:
+    """Delete every blob of the uploads container whose name starts with ``prefix``; return the count."""
+    names = [b.name for b in uploads_container().list_blobs(name_starts_with=prefix)]
+    delete_blobs(names)
+    return len(names)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import azure.functions as func
+from azure.functions.timer import TimerRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -176,7 +177,7 @@ class TimerRunner:
             if self.next_runs[i] <= now:
                 self.next_runs[i] = it.get_next(dt.datetime)
                 try:
-                    function(func.TimerRequest(past_due=False))
+                    function(TimerRequest(past_due=False))
                 except Exception:
                     log.exception("timer %s failed", name)
 

@@ -50,7 +50,6 @@ class LocalPostgres:
     data_dir: Path
 
     def start(self) -> LocalPostgres:
-        os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # quiets platformdirs inside pgserver
         import pgserver
 
         self.data_dir.mkdir(parents=True, exist_ok=True)

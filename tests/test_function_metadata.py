@@ -1,0 +1,90 @@
+"""What the Functions host indexes from ``function_app``: names, routes, methods, auth levels,
+the blob trigger's path and connection, and the timer's schedule setting. Read from each
+function's JSON, the document the Python worker hands to the host."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from kanta.local.services import ROOT
+
+HTTP = {
+    "health": ("health", ["GET"], "ANONYMOUS"),
+    "create_event": ("events", ["POST"], "FUNCTION"),
+    "list_events": ("events", ["GET"], "FUNCTION"),
+    "get_event": ("events/{code}", ["GET"], "FUNCTION"),
+    "update_event": ("events/{code}", ["PATCH"], "FUNCTION"),
+    "delete_event": ("events/{code}", ["DELETE"], "FUNCTION"),
+    "create_uploads": ("events/{code}/uploads", ["POST"], "FUNCTION"),
+    "list_images": ("events/{code}/images", ["GET"], "FUNCTION"),
+    "get_image": ("images/{image_id}", ["GET"], "FUNCTION"),
+    "delete_image": ("images/{image_id}", ["DELETE"], "FUNCTION"),
+    "recluster_event": ("events/{code}/recluster", ["POST"], "FUNCTION"),
+    "list_clusters": ("events/{code}/clusters", ["GET"], "FUNCTION"),
+    "search_event": ("events/{code}/search", ["POST"], "FUNCTION"),
+}
+
+
+def indexed() -> dict[str, list[dict]]:
+    from function_app import app
+    from kanta.local.host import index_functions
+
+    return {fn.get_function_name(): json.loads(fn.get_function_json())["bindings"] for fn in index_functions(app)}
+
+
+def trigger(bindings: list[dict]) -> dict:
+    (found,) = [b for b in bindings if b["direction"] == "IN" and b["type"].endswith("Trigger")]
+    return found
+
+
+def test_http_functions_routes_methods_and_auth_levels():
+    functions = indexed()
+    assert set(functions) == set(HTTP) | {"encode_uploaded_image", "recluster_timer"}
+    for name, (route, methods, auth) in HTTP.items():
+        t = trigger(functions[name])
+        assert (t["type"], t["route"], t["methods"], t["authLevel"]) == ("httpTrigger", route, methods, auth), name
+
+
+def test_blob_trigger_binding():
+    t = trigger(indexed()["encode_uploaded_image"])
+    assert t["type"] == "blobTrigger"
+    assert t["path"] == "uploads/{event_code}/{name}"
+    assert t["connection"] == "KANTA_STORAGE"
+    assert t["source"] == "LogsAndContainerScan"  # the default; Event Grid by setting (Flex)
+
+
+def test_timer_schedule_comes_from_an_app_setting():
+    t = trigger(indexed()["recluster_timer"])
+    assert t["type"] == "timerTrigger"
+    assert t["schedule"] == "%KANTA_RECLUSTER_SCHEDULE%"
+    assert t.get("runOnStartup") in (None, False)
+
+
+def _run_python(code: str, env: dict[str, str]) -> str:
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **env},
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_event_grid_source_is_chosen_by_setting():
+    code = ("import json, function_app as f\n"
+            "fn = [x for x in f.app.get_functions() if x.get_function_name() == 'encode_uploaded_image'][0]\n"
+            "print(json.loads(fn.get_function_json())['bindings'][0]['source'])")
+    assert _run_python(code, {"KANTA_BLOB_TRIGGER_SOURCE": "EventGrid"}).strip() == "EventGrid"
+
+
+def test_http_functions_do_not_import_dlib(services):
+    """Indexing the app and serving a non-search HTTP call loads neither dlib nor scikit-learn."""
+    code = (
+        "import sys, azure.functions as func, function_app\n"
+        "from kanta.local.host import index_functions\n"
+        "fns = {f.get_function_name(): f.get_user_function() for f in index_functions(function_app.app)}\n"
+        "r = fns['list_events'](func.HttpRequest('GET', '/api/events', body=b''))\n"
+        "assert r.status_code == 200, r.get_body()\n"
+        "print('dlib' in sys.modules, 'sklearn' in sys.modules)"
+    )
+    assert _run_python(code, services).split() == ["False", "False"]

@@ -82,7 +82,7 @@ def parse_json(req: func.HttpRequest, model: type[M], *, max_bytes: int = MAX_JS
         raise ApiError(413, "payload_too_large", f"The request body is over {max_bytes} bytes.")
     try:
         data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise ApiError(400, "malformed_json", f"The request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(422, "validation_error", "The request body must be a JSON object.")

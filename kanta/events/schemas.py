@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from kanta.validation import Text, Timestamp
 
 #: Event codes appear in URLs and blob names: 3–32 characters of ``[a-z0-9-]``.
 EVENT_CODE_PATTERN = r"^[a-z0-9-]{3,32}$"
@@ -23,10 +25,10 @@ class EventCreate(_Request):
     """Body of ``POST /api/events``. Times need a UTC offset (ISO 8601)."""
 
     code: str = Field(pattern=EVENT_CODE_PATTERN, description="3-32 chars of [a-z0-9-], unique")
-    name: str | None = Field(None, max_length=200)
-    description: str | None = Field(None, max_length=4000)
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    name: Text | None = Field(None, max_length=200)
+    description: Text | None = Field(None, max_length=4000)
+    starts_at: Timestamp | None = None
+    ends_at: Timestamp | None = None
 
     @model_validator(mode="after")
     def _window(self) -> EventCreate:
@@ -37,10 +39,10 @@ class EventCreate(_Request):
 class EventUpdate(_Request):
     """Body of ``PATCH /api/events/{code}``: only the fields present change; ``null`` clears."""
 
-    name: str | None = Field(None, max_length=200)
-    description: str | None = Field(None, max_length=4000)
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    name: Text | None = Field(None, max_length=200)
+    description: Text | None = Field(None, max_length=4000)
+    starts_at: Timestamp | None = None
+    ends_at: Timestamp | None = None
 
     @model_validator(mode="after")
     def _window(self) -> EventUpdate:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import psycopg
@@ -9,7 +10,7 @@ from psycopg import sql
 
 from kanta import storage
 from kanta.db import connection
-from kanta.events.schemas import Event, EventCreate, EventUpdate
+from kanta.events.schemas import EVENT_CODE_PATTERN, Event, EventCreate, EventUpdate
 from kanta.http import ApiError, not_found
 
 #: SQL predicate for "the event is happening now"; open-ended bounds count as running.
@@ -26,6 +27,8 @@ FROM events e
 
 def get_event_id(conn: psycopg.Connection, code: str) -> int:
     """Return the id of the event ``code``. Raises ``ApiError`` 404 ``event_not_found``."""
+    if not re.fullmatch(EVENT_CODE_PATTERN, code):
+        raise not_found("event", code)  # no such code can exist; don't send it to PostgreSQL
     row = conn.execute("SELECT id FROM events WHERE code = %s", (code,)).fetchone()
     if row is None:
         raise not_found("event", code)
@@ -33,6 +36,7 @@ def get_event_id(conn: psycopg.Connection, code: str) -> int:
 
 
 def _get(conn: psycopg.Connection, code: str) -> Event:
+    get_event_id(conn, code)
     row = conn.execute(_SELECT + " WHERE e.code = %s", (code,)).fetchone()
     if row is None:
         raise not_found("event", code)

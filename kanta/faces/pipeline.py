@@ -83,6 +83,9 @@ def decode_image(data: bytes, *, max_pixels: int) -> np.ndarray:
         raise ImageRejected("empty", "The file is empty (0 bytes).")
     try:
         img = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except Image.DecompressionBombError as exc:
+        # Pillow refuses images over 2x its MAX_IMAGE_PIXELS before we can compare sizes.
+        raise ImageRejected("too_many_pixels", f"The image has far too many pixels: {exc}") from None
     except UnidentifiedImageError:
         raise ImageRejected(
             "not_an_image", "The file is not a JPEG, PNG or WebP image."

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from kanta.faces.schemas import BBox
+from kanta.validation import Text
 
 #: Content types a browser may upload, and the blob name extension each gets.
 CONTENT_TYPE_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -23,7 +24,7 @@ class _Request(BaseModel):
 
 
 class UploadFile(_Request):
-    filename: str = Field(min_length=1, max_length=255)
+    filename: Text = Field(min_length=1, max_length=255)
     content_type: Literal["image/jpeg", "image/png", "image/webp"]
 
 
@@ -83,7 +84,7 @@ class ImageListQuery(_Request):
     """Query of ``GET /api/events/{code}/images``."""
 
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=2**31 - 1)
     cluster_id: int | None = None
     min_faces: int | None = Field(None, ge=0)
     max_faces: int | None = Field(None, ge=0)

@@ -1,0 +1,525 @@
+"""Bad input, as users and broken clients send it, and an unreachable database.
+
+HTTP: every mistake of the caller is a 4xx JSON error ``{"code", "message"}`` with a stable
+code, never a 500. Blob trigger: a blob that is not a usable image marks its image
+``failed`` with a stable ``failure_code`` and never raises (a retry could not help), while
+an unreachable database raises so the host retries and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from PIL import Image
+
+from tests.conftest import Api, photo, put_blob, reset_clients, run_blob_trigger
+
+#: The smallest labelled photo with one face: keeps dlib's work per test short.
+FACE = "obama_5_small.jpg"
+#: Settings pointing Kanta at a database nothing listens on (port 1), with a 2 s pool timeout.
+DATABASE_DOWN = {"KANTA_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x?connect_timeout=1",
+                 "KANTA_DB_POOL_TIMEOUT": 2}
+
+
+# --- bytes of bad images ---------------------------------------------------------------
+
+
+def plain_jpeg() -> bytes:
+    """A valid JPEG of one flat colour: decodes fine, has no face."""
+    buf = io.BytesIO()
+    Image.new("RGB", (640, 480), (120, 160, 200)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def truncated_jpeg() -> bytes:
+    """The first half of a real JPEG: a valid header, then the data stops."""
+    data = photo(FACE)
+    return data[: len(data) // 2]
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A valid all-black 1-bit PNG of ``width`` x ``height``: a few KiB on the wire that
+    decode to ``width * height`` pixels (a decompression bomb)."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    row = bytes(1 + (width + 7) // 8)  # filter byte 0, then the row's bits packed
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # bit depth 1, greyscale
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(row * height, 9)) + chunk(b"IEND", b""))
+
+
+#: JPEG's start-of-image and APP0 markers followed by junk.
+JPEG_HEADER_JUNK = b"\xff\xd8\xff\xe0" + b"garbage!" * 300
+#: 60 MP, over the default 50 MP limit but under Pillow's own bomb limit (~179 MP).
+BOMB_60_MP = png_bomb(10_000, 6_000)
+#: 225 MP, over Pillow's own bomb limit, which ``Image.open`` enforces itself.
+BOMB_225_MP = png_bomb(15_000, 15_000)
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def assert_error(response: tuple[int, Any], status: int, code: str) -> dict[str, Any]:
+    """Assert ``response`` is the JSON error ``code`` with a human message; return its body."""
+    got_status, body = response
+    assert got_status == status, body
+    assert body["code"] == code, body
+    assert isinstance(body["message"], str) and body["message"].strip(), body
+    return body
+
+
+def error_fields(body: dict[str, Any]) -> set[str]:
+    """The fields a ``validation_error`` names in its ``details``."""
+    return {d["field"] for d in body["details"]}
+
+
+def new_code() -> str:
+    return f"bad-{uuid.uuid4().hex[:12]}"
+
+
+def request_uploads(api: Api, code: str, files: list[dict[str, Any]]) -> tuple[int, Any]:
+    """``POST /api/events/{code}/uploads`` for ``files``."""
+    return api("create_uploads", "POST", route={"code": code}, json_body={"files": files})
+
+
+def upload_ticket(api: Api, code: str) -> dict[str, Any]:
+    """One upload ticket (pending image) of event ``code``."""
+    status, body = request_uploads(api, code, [{"filename": "photo.jpg", "content_type": "image/jpeg"}])
+    assert status == 201, body
+    return body["uploads"][0]
+
+
+def deliver(functions: dict[str, Callable], blob_name: str, data: bytes) -> None:
+    """Write ``data`` to blob ``blob_name`` and run the blob trigger on it, as the host would."""
+    put_blob(blob_name, data)
+    run_blob_trigger(functions, blob_name)
+
+
+def upload(api: Api, functions: dict[str, Callable], code: str, data: bytes) -> str:
+    """Upload ``data`` through a ticket of event ``code``, process it; return the image id."""
+    ticket = upload_ticket(api, code)
+    deliver(functions, ticket["blob_name"], data)
+    return ticket["image_id"]
+
+
+def get_image(api: Api, image_id: str) -> dict[str, Any]:
+    status, body = api("get_image", route={"image_id": image_id})
+    assert status == 200, body
+    return body
+
+
+def get_event(api: Api, code: str) -> dict[str, Any]:
+    status, body = api("get_event", route={"code": code})
+    assert status == 200, body
+    return body
+
+
+def image_rows(blob_name: str) -> int:
+    """How many image rows hold ``blob_name`` (checked in the database itself)."""
+    from kanta.db import connection
+
+    with connection() as conn:
+        return conn.execute("SELECT count(*) AS n FROM images WHERE blob_name = %s", (blob_name,)).fetchone()["n"]
+
+
+def assert_failed(api: Api, code: str, image_id: str, failure_code: str) -> None:
+    """The image is ``failed`` with ``failure_code`` and a reason, in its detail and in the
+    event's list of failed images, and has no faces."""
+    image = get_image(api, image_id)
+    assert (image["status"], image["failure_code"]) == ("failed", failure_code), image
+    assert image["failure_reason"] and image["failure_reason"].strip()
+    assert image["faces"] == [] and image["face_count"] == 0
+    status, listing = api("list_images", route={"code": code}, params={"status": "failed"})
+    assert status == 200, listing
+    assert [(i["image_id"], i["failure_code"]) for i in listing["items"]] == [(image_id, failure_code)]
+
+
+def assert_processed(api: Api, image_id: str, faces: int) -> dict[str, Any]:
+    image = get_image(api, image_id)
+    assert image["status"] == "processed", image
+    assert (image["failure_code"], image["failure_reason"]) == (None, None)
+    assert image["face_count"] == len(image["faces"]) == faces
+    return image
+
+
+class Env:
+    """Changes Kanta's settings for one test: sets env vars, then resets the cached
+    settings, pool and storage clients; ``restore`` (also run at teardown) undoes it."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, str | None] = {}
+
+    def set(self, **values: object) -> None:
+        for name, value in values.items():
+            self.saved.setdefault(name, os.environ.get(name))
+            os.environ[name] = str(value)
+        reset_clients()
+
+    def restore(self) -> None:
+        for name, value in self.saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self.saved.clear()
+        reset_clients()
+
+
+@pytest.fixture
+def env(services: dict[str, str]) -> Iterator[Env]:
+    changes = Env()
+    yield changes
+    changes.restore()
+
+
+@pytest.fixture
+def database_down(env: Env) -> Env:
+    """Kanta pointed at a database that does not answer."""
+    env.set(**DATABASE_DOWN)
+    return env
+
+
+# --- HTTP: request bodies --------------------------------------------------------------
+
+#: The JSON-bodied functions, each with a route to an existing event (filled in per test).
+JSON_FUNCTIONS = [("create_event", "POST"), ("update_event", "PATCH"), ("create_uploads", "POST")]
+
+
+def call_json(api: Api, event: dict[str, Any], name: str, method: str, **kwargs: Any) -> tuple[int, Any]:
+    route = None if name == "create_event" else {"code": event["code"]}
+    return api(name, method, route=route, **kwargs)
+
+
+@pytest.mark.parametrize(("name", "method"), JSON_FUNCTIONS)
+@pytest.mark.parametrize("body", [b"{not json", b'{"code": "abc",}', b"\xff\xfe\x00", b"{" * 10])
+def test_malformed_json_is_400(api, event, name, method, body):
+    assert_error(call_json(api, event, name, method, body=body), 400, "malformed_json")
+
+
+@pytest.mark.parametrize(("name", "method"), JSON_FUNCTIONS)
+@pytest.mark.parametrize("body", [b"", b"null", b"[]", b'[{"code": "abc"}]', b'"abc"', b"42", b"true"])
+def test_json_that_is_not_an_object_is_422(api, event, name, method, body):
+    assert_error(call_json(api, event, name, method, body=body), 422, "validation_error")
+
+
+@pytest.mark.parametrize(("name", "method", "body", "field"), [
+    ("create_event", "POST", {"code": "wedding-x", "colour": "red"}, "colour"),
+    ("update_event", "PATCH", {"code": "renamed"}, "code"),  # the code cannot change
+    ("create_uploads", "POST", {"files": [{"filename": "a.jpg", "content_type": "image/jpeg", "size": 1}]},
+     "files.0.size"),
+    ("create_uploads", "POST", {"files": [], "event": "x"}, "event"),
+])
+def test_unknown_fields_are_422_naming_the_field(api, event, name, method, body, field):
+    err = assert_error(call_json(api, event, name, method, json_body=body), 422, "validation_error")
+    assert field in error_fields(err)
+
+
+@pytest.mark.parametrize("code", ["", "ab", "Wedding-2026", "x" * 33, "wed ding", "wed_ding", "wed/ding",
+                                  "wédding", "a\u200bbc", 42, None])
+def test_bad_event_codes_are_422(api, code):
+    err = assert_error(api("create_event", "POST", json_body={"code": code}), 422, "validation_error")
+    assert error_fields(err) == {"code"}
+
+
+def test_missing_event_code_is_422(api):
+    err = assert_error(api("create_event", "POST", json_body={"name": "No code"}), 422, "validation_error")
+    assert error_fields(err) == {"code"}
+
+
+def test_duplicate_event_code_is_409(api, event):
+    assert_error(api("create_event", "POST", json_body={"code": event["code"]}), 409, "event_exists")
+    assert get_event(api, event["code"])["name"] == event["name"]
+
+
+@pytest.mark.parametrize(("starts_at", "ends_at"), [
+    ("2026-06-01T18:00:00+00:00", "2026-06-01T18:00:00+00:00"),
+    ("2026-06-02T00:00:00+00:00", "2026-06-01T00:00:00+00:00"),
+    ("2026-06-01T18:00:00+02:00", "2026-06-01T17:00:00+01:00"),  # same instant, other offsets
+])
+def test_create_with_start_not_before_end_is_422(api, starts_at, ends_at):
+    body = {"code": new_code(), "starts_at": starts_at, "ends_at": ends_at}
+    assert_error(api("create_event", "POST", json_body=body), 422, "validation_error")
+    assert_error(api("get_event", route={"code": body["code"]}), 404, "event_not_found")
+
+
+@pytest.mark.parametrize("patch", [
+    {"ends_at": "2026-05-31T00:00:00+00:00"},  # before the stored starts_at
+    {"starts_at": "2026-06-03T00:00:00+00:00"},  # after the stored ends_at
+    {"starts_at": "2026-06-02T00:00:00+00:00"},  # equal to the stored ends_at
+    {"starts_at": "2026-07-02T00:00:00+00:00", "ends_at": "2026-07-01T00:00:00+00:00"},
+])
+def test_patch_that_would_invert_the_window_is_422_and_changes_nothing(api, patch):
+    """The check covers the stored bounds too, not just the ones in the PATCH body."""
+    code = new_code()
+    window = {"starts_at": "2026-06-01T00:00:00Z", "ends_at": "2026-06-02T00:00:00Z"}
+    status, created = api("create_event", "POST", json_body={"code": code, **window})
+    assert status == 201, created
+    assert_error(api("update_event", "PATCH", route={"code": code}, json_body=patch), 422, "validation_error")
+    after = get_event(api, code)
+    assert (after["starts_at"], after["ends_at"]) == (created["starts_at"], created["ends_at"])
+
+
+@pytest.mark.parametrize("when", ["2026-06-01T18:00:00", "2026-06-01 18:00", "2026-06-01", "tomorrow", "", 1e30])
+def test_datetime_without_offset_or_invalid_is_422(api, event, when):
+    err = assert_error(api("create_event", "POST", json_body={"code": new_code(), "starts_at": when}),
+                       422, "validation_error")
+    assert error_fields(err) == {"starts_at"}
+    err = assert_error(api("update_event", "PATCH", route={"code": event["code"]}, json_body={"ends_at": when}),
+                       422, "validation_error")
+    assert error_fields(err) == {"ends_at"}
+
+
+@pytest.mark.parametrize(("name", "method"), [("create_event", "POST"), ("create_uploads", "POST")])
+def test_json_body_over_64_kib_is_413(api, event, name, method):
+    body = {"code": new_code(), "description": "x" * 70_000} if name == "create_event" else {
+        "files": [{"filename": f"IMG_{i:05}.jpg", "content_type": "image/jpeg"} for i in range(2_000)]}
+    assert_error(call_json(api, event, name, method, json_body=body), 413, "payload_too_large")
+
+
+@pytest.mark.parametrize("count", [0, 51])
+def test_uploads_of_0_or_over_50_files_are_422(api, event, count):
+    files = [{"filename": f"{i}.jpg", "content_type": "image/jpeg"} for i in range(count)]
+    err = assert_error(request_uploads(api, event["code"], files), 422, "validation_error")
+    assert error_fields(err) == {"files"}
+    assert get_event(api, event["code"])["image_count"] == 0
+
+
+@pytest.mark.parametrize("content_type", ["image/gif", "text/plain", "image/heic", "IMAGE/JPEG", "", None])
+def test_unsupported_content_type_is_422(api, event, content_type):
+    files = [{"filename": "a.jpg", "content_type": "image/jpeg"}, {"filename": "b", "content_type": content_type}]
+    err = assert_error(request_uploads(api, event["code"], files), 422, "validation_error")
+    assert error_fields(err) == {"files.1.content_type"}
+    assert get_event(api, event["code"])["image_count"] == 0, "no ticket of the batch is created"
+
+
+@pytest.mark.parametrize("filename", ["", "   ", "x" * 256])
+def test_bad_filename_is_422(api, event, filename):
+    files = [{"filename": filename, "content_type": "image/jpeg"}]
+    err = assert_error(request_uploads(api, event["code"], files), 422, "validation_error")
+    assert error_fields(err) == {"files.0.filename"}
+
+
+# --- HTTP: unknown resources and query strings -----------------------------------------
+
+UNKNOWN_EVENT_CALLS = [
+    ("get_event", "GET", {}),
+    ("update_event", "PATCH", {"json_body": {"name": "Renamed"}}),
+    ("delete_event", "DELETE", {}),
+    ("create_uploads", "POST", {"json_body": {"files": [{"filename": "a.jpg", "content_type": "image/jpeg"}]}}),
+    ("list_images", "GET", {}),
+    ("list_clusters", "GET", {}),
+    ("search_event", "POST", {"body": photo(FACE)}),
+    ("recluster_event", "POST", {}),
+]
+
+
+@pytest.mark.parametrize(("name", "method", "kwargs"), UNKNOWN_EVENT_CALLS, ids=[c[0] for c in UNKNOWN_EVENT_CALLS])
+@pytest.mark.parametrize("code", ["no-such-event", "NOT-A-VALID-CODE"])
+def test_unknown_event_is_404(api, name, method, kwargs, code):
+    assert_error(api(name, method, route={"code": code}, **kwargs), 404, "event_not_found")
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+@pytest.mark.parametrize("image_id", [str(uuid.uuid4()), "not-a-uuid", "123", ""])
+def test_unknown_or_malformed_image_id_is_404(api, method, image_id):
+    name = "get_image" if method == "GET" else "delete_image"
+    assert_error(api(name, method, route={"image_id": image_id}), 404, "image_not_found")
+
+
+BAD_QUERIES = [
+    ("list_images", {"limit": "0"}, "limit"),
+    ("list_images", {"limit": "201"}, "limit"),
+    ("list_images", {"limit": "abc"}, "limit"),
+    ("list_images", {"limit": "1.5"}, "limit"),
+    ("list_images", {"offset": "-1"}, "offset"),
+    ("list_images", {"min_faces": "-1"}, "min_faces"),
+    ("list_images", {"status": "bogus"}, "status"),
+    ("list_images", {"colour": "red"}, "colour"),
+    ("list_clusters", {"sample_size": "-1"}, "sample_size"),
+    ("list_clusters", {"sample_size": "21"}, "sample_size"),
+    ("list_clusters", {"limit": "5"}, "limit"),
+    ("search_event", {"top_k": "0"}, "top_k"),
+    ("search_event", {"top_k": "many"}, "top_k"),
+    ("search_event", {"max_distance": "0"}, "max_distance"),
+    ("search_event", {"max_distance": "nan"}, "max_distance"),
+    ("search_event", {"threshold": "0.5"}, "threshold"),
+    ("list_events", {"running": "maybe"}, "running"),
+    ("list_events", {"page": "2"}, "page"),
+    ("list_images", {"offset": str(2**63)}, "offset"),
+]
+
+
+@pytest.mark.parametrize(("name", "params", "field"), BAD_QUERIES)
+def test_bad_query_parameters_are_422_naming_the_parameter(api, event, name, params, field):
+    method = "POST" if name == "search_event" else "GET"
+    route = None if name == "list_events" else {"code": event["code"]}
+    err = assert_error(api(name, method, route=route, params=params, body=photo(FACE)), 422, "validation_error")
+    assert error_fields(err) == {field}
+
+
+# --- HTTP: selfie search ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [
+    b"",
+    b"just some text, not a photo",
+    truncated_jpeg(),
+    JPEG_HEADER_JUNK,
+    BOMB_60_MP,
+    BOMB_225_MP,  # over Pillow's own bomb limit: refused before our size check
+], ids=["empty", "text", "truncated-jpeg", "jpeg-header-junk", "bomb-60mp", "bomb-225mp"])
+def test_search_with_an_unusable_image_is_422_invalid_image(api, event, body):
+    assert_error(api("search_event", "POST", route={"code": event["code"]}, body=body), 422, "invalid_image")
+
+
+def test_search_with_a_photo_without_faces_is_422_no_face(api, event):
+    assert_error(api("search_event", "POST", route={"code": event["code"]}, body=plain_jpeg()), 422, "no_face")
+
+
+def test_search_body_over_the_query_size_limit_is_413(api, event, env):
+    selfie = photo(FACE)
+    env.set(KANTA_MAX_QUERY_IMAGE_BYTES=len(selfie) - 1)
+    assert_error(api("search_event", "POST", route={"code": event["code"]}, body=selfie), 413, "payload_too_large")
+    env.set(KANTA_MAX_QUERY_IMAGE_BYTES=len(selfie))
+    status, body = api("search_event", "POST", route={"code": event["code"]}, body=selfie)
+    assert status == 200, body
+    assert body["matches"] == [] and len(body["query_faces"]) == 1
+
+
+# --- HTTP: text the database cannot store ----------------------------------------------
+
+@pytest.mark.parametrize(("name", "method", "body", "field"), [
+    ("create_event", "POST", {"code": new_code(), "name": "a\x00b"}, "name"),
+    ("update_event", "PATCH", {"description": "\x00"}, "description"),
+    ("create_uploads", "POST", {"files": [{"filename": "a\x00.jpg", "content_type": "image/jpeg"}]},
+     "files.0.filename"),
+    # Past year 9999 / before year 1 once in UTC: PostgreSQL stores it, Python cannot read it.
+    ("create_event", "POST", {"code": new_code(), "ends_at": "9999-12-31T23:59:59-14:00"}, "ends_at"),
+    ("create_event", "POST", {"code": new_code(), "starts_at": "0001-01-01T00:00:00+14:00"}, "starts_at"),
+])
+def test_text_and_times_postgres_cannot_hold_are_422(api, event, name, method, body, field):
+    err = assert_error(call_json(api, event, name, method, json_body=body), 422, "validation_error")
+    assert field in error_fields(err)
+
+
+def test_event_code_with_nul_in_the_url_is_404(api):
+    assert_error(api("get_event", route={"code": "a\x00b"}), 404, "event_not_found")
+
+
+def test_deeply_nested_json_is_400(api):
+    assert_error(api("create_event", "POST", body=b"[" * 50_000), 400, "malformed_json")
+
+
+# --- Blob trigger: bad blobs -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("data", "failure_code"), [
+    (b"", "empty"),
+    (b"just some text, not a photo\n", "not_an_image"),
+    (b"GIF89a" + bytes(100), "not_an_image"),
+    (truncated_jpeg(), "corrupt"),
+    (JPEG_HEADER_JUNK, "corrupt"),
+    (BOMB_60_MP, "too_many_pixels"),
+    (BOMB_225_MP, "too_many_pixels"),
+], ids=["empty", "text", "gif", "truncated-jpeg", "jpeg-header-junk", "bomb-60mp", "bomb-225mp"])
+def test_bad_blob_marks_image_failed_without_raising(api, functions, event, data, failure_code):
+    image_id = upload(api, functions, event["code"], data)
+    assert_failed(api, event["code"], image_id, failure_code)
+    assert get_event(api, event["code"])["face_count"] == 0
+
+
+@pytest.mark.parametrize(("setting", "failure_code"), [
+    ("KANTA_MAX_IMAGE_BYTES", "too_large"),
+    ("KANTA_MAX_IMAGE_PIXELS", "too_many_pixels"),
+])
+def test_photo_over_a_configured_limit_marks_image_failed(api, functions, event, env, setting, failure_code):
+    """A real photo, one unit over the limit: rejected; at the limit: processed."""
+    data = photo(FACE)
+    with Image.open(io.BytesIO(data)) as img:
+        size = len(data) if setting == "KANTA_MAX_IMAGE_BYTES" else img.width * img.height
+    env.set(**{setting: size - 1})
+    image_id = upload(api, functions, event["code"], data)
+    assert_failed(api, event["code"], image_id, failure_code)
+    env.set(**{setting: size})
+    run_blob_trigger(functions, get_image(api, image_id)["blob_name"])
+    assert_processed(api, image_id, faces=1)
+
+
+def test_blob_of_unknown_event_is_skipped(functions):
+    """No event to attach it to: no row, and no exception (a retry could not help)."""
+    blob_name = f"{new_code()}/{uuid.uuid4()}.jpg"
+    run_blob_trigger(functions, blob_name, photo(FACE))
+    assert image_rows(blob_name) == 0
+
+
+@pytest.mark.parametrize("layout", ["{code}/nested/{id}.jpg", "{code}//{id}.jpg", "{id}.jpg", "{code}/sub/"])
+def test_blob_name_outside_the_event_layout_is_skipped(functions, event, layout):
+    blob_name = layout.format(code=event["code"], id=uuid.uuid4())
+    run_blob_trigger(functions, blob_name, photo(FACE))
+    assert image_rows(blob_name) == 0
+
+
+@pytest.mark.parametrize("via_ticket", [True, False], ids=["ticket", "other-client"])
+def test_same_blob_processed_twice_keeps_one_image_and_no_duplicate_faces(api, functions, event, via_ticket):
+    """At-least-once delivery: a second run of the same blob replaces, never adds."""
+    code = event["code"]
+    blob_name = upload_ticket(api, code)["blob_name"] if via_ticket else f"{code}/IMG_0001.JPG"
+    deliver(functions, blob_name, photo(FACE))
+    run_blob_trigger(functions, blob_name)
+    assert image_rows(blob_name) == 1
+    status, listing = api("list_images", route={"code": code})
+    assert status == 200 and len(listing["items"]) == 1, listing
+    assert_processed(api, listing["items"][0]["image_id"], faces=1)
+    after = get_event(api, code)
+    assert (after["image_count"], after["face_count"]) == (1, 1)
+
+
+def test_failed_image_overwritten_with_a_good_photo_is_processed(api, functions, event):
+    image_id = upload(api, functions, event["code"], truncated_jpeg())
+    assert_failed(api, event["code"], image_id, "corrupt")
+    deliver(functions, get_image(api, image_id)["blob_name"], photo("group_biden_obama.jpg"))
+    assert_processed(api, image_id, faces=2)
+    assert get_event(api, event["code"])["face_count"] == 2
+
+
+def test_good_image_overwritten_with_a_bad_one_loses_its_faces(api, functions, event):
+    image_id = upload(api, functions, event["code"], photo(FACE))
+    assert_processed(api, image_id, faces=1)
+    deliver(functions, get_image(api, image_id)["blob_name"], b"not a photo any more")
+    assert_failed(api, event["code"], image_id, "not_an_image")
+    assert get_event(api, event["code"])["face_count"] == 0
+
+
+# --- Database unreachable --------------------------------------------------------------
+
+
+def test_blob_trigger_raises_while_database_is_down_and_a_retry_processes_it(api, functions, event, env):
+    """The host retries a blob whose run raised; nothing is recorded meanwhile, nothing lost."""
+    ticket = upload_ticket(api, event["code"])
+    put_blob(ticket["blob_name"], photo(FACE))
+    env.set(**DATABASE_DOWN)
+    with pytest.raises(psycopg.OperationalError):
+        run_blob_trigger(functions, ticket["blob_name"])
+    env.restore()
+    assert get_image(api, ticket["image_id"])["status"] == "pending"
+    run_blob_trigger(functions, ticket["blob_name"])
+    assert_processed(api, ticket["image_id"], faces=1)
+
+
+@pytest.mark.parametrize(("name", "method", "kwargs"), [
+    ("health", "GET", {}),
+    ("list_events", "GET", {}),
+    ("create_event", "POST", {"json_body": {"code": "while-down"}}),
+])
+def test_http_while_database_is_down_is_503(api, database_down, name, method, kwargs):
+    assert_error(api(name, method, **kwargs), 503, "database_unavailable")

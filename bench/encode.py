@@ -50,10 +50,11 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -67,11 +68,11 @@ PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 # `python bench/encode.py` puts bench/ on sys.path, not the repository root that holds kanta/.
 sys.path.insert(0, str(REPO_ROOT))
 
-import dlib  # noqa: E402
-import face_recognition  # noqa: E402  (loads its dlib models at import)
+import dlib
+import face_recognition
 
-from kanta.config import Settings  # noqa: E402
-from kanta.faces.pipeline import ImageRejected, analyse_image, analysis_settings, models  # noqa: E402
+from kanta.config import Settings
+from kanta.faces.pipeline import ImageRejected, analyse_image, analysis_settings, models
 
 #: A face box as face_recognition writes it: (top, right, bottom, left), pixels.
 Box = tuple[int, int, int, int]

@@ -10,7 +10,6 @@ drives both the blob trigger binding and the SDK client.
 from __future__ import annotations
 
 import functools
-
 from typing import Literal
 
 from pydantic import AliasChoices, Field

@@ -68,7 +68,7 @@ class _DelegationKeyCache:
     def get(self, service: BlobServiceClient, needed_until: dt.datetime) -> UserDelegationKey:
         with self._lock:
             if self._key is None or self._expires - self.RENEW_BEFORE < needed_until:
-                now = dt.datetime.now(dt.timezone.utc)
+                now = dt.datetime.now(dt.UTC)
                 self._expires = now + self.KEY_LIFETIME
                 self._key = service.get_user_delegation_key(now - dt.timedelta(minutes=5), self._expires)
             return self._key
@@ -85,7 +85,7 @@ def blob_sas_url(blob_name: str, permission: BlobSasPermissions, expires_at: dt.
     set 5 minutes back to tolerate clock skew between us and the client.
     """
     service = get_blob_service()
-    start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     common = dict(
         account_name=service.account_name,
         container_name=UPLOADS_CONTAINER,

@@ -19,7 +19,7 @@ def _utc_representable(value: dt.datetime) -> dt.datetime:
     # Python datetimes stop at years 1 and 9999: a value PostgreSQL would store but psycopg
     # could not read back once converted to UTC.
     try:
-        return value.astimezone(dt.timezone.utc)
+        return value.astimezone(dt.UTC)
     except OverflowError:
         raise ValueError("must fall between years 1 and 9999 in UTC") from None
 

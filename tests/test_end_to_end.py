@@ -109,6 +109,7 @@ def test_timer_reclusters_only_changed_events(api, functions, event):
     code = event["code"]
     status, body = api("create_uploads", "POST", route={"code": code},
                        json_body={"files": [{"filename": "a.jpg", "content_type": "image/jpeg"}] * 2})
+    assert status == 201, body
     first, second = body["uploads"]
     requests.put(first["upload_url"], data=photo("biden_1.jpg"), headers=first["headers"], timeout=30)
     run_blob_trigger(functions, first["blob_name"])

@@ -42,7 +42,7 @@ def blob_name_for(event_code: str, image_id: uuid.UUID, content_type: str) -> st
 
 def read_url_expiry() -> dt.datetime:
     """When read URLs issued now expire (``KANTA_READ_URL_TTL`` seconds from now)."""
-    return dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=get_settings().read_url_ttl_s)
+    return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=get_settings().read_url_ttl_s)
 
 
 def _image(row: Mapping[str, Any], expires_at: dt.datetime) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def create_uploads(event_code: str, body: UploadRequest) -> list[UploadTicket]:
     Raises ``ApiError`` 404 for an unknown event.
     """
     settings = get_settings()
-    expires_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=settings.upload_url_ttl_s)
+    expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.upload_url_ttl_s)
     tickets = []
     with connection() as conn:
         event_id = get_event_id(conn, event_code)

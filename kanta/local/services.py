@@ -5,7 +5,6 @@ Used by ``python -m kanta.local`` and by the test fixtures, so both run on the s
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess

@@ -48,6 +48,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -311,6 +312,23 @@ def print_summary(summary: dict[str, Any]) -> None:
              if diff is not None else "no faces to compare"))
 
 
+def resize_photos(photos: list[Path], megapixels: float, folder: Path) -> list[Path]:
+    """Write each photo resized to about ``megapixels`` (aspect kept, Lanczos) as a JPEG of
+    quality 90 into ``folder`` under the same stem; return the new paths. Labels by file name
+    still apply (the faces are the same, only larger or smaller)."""
+    from PIL import Image
+
+    resized = []
+    for path in photos:
+        with Image.open(path) as img:
+            scale = (megapixels * 1e6 / (img.width * img.height)) ** 0.5
+            size = (round(img.width * scale), round(img.height * scale))
+            out = folder / path.name
+            img.convert("RGB").resize(size, Image.Resampling.LANCZOS).save(out, "JPEG", quality=90)
+        resized.append(out)
+    return resized
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS,
@@ -318,6 +336,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3,
                         help="timed runs per photo and pipeline; the median is kept (default: 3)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON here")
+    parser.add_argument("--resize-mp", type=float, metavar="MP",
+                        help="first resize every photo (Lanczos, JPEG quality 90) to about MP megapixels, "
+                             "e.g. 12 for phone-camera size")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -333,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     if not photos:
         raise SystemExit(f"no .jpg/.jpeg/.png photos in {folder}")
     labelled = labelled_counts(folder)
+    if args.resize_mp:
+        photos = resize_photos(photos, args.resize_mp, Path(tempfile.mkdtemp(prefix="kanta-bench-")))
+        print(f"photos resized to about {args.resize_mp:g} MP in {photos[0].parent}")
     settings = analysis_settings(Settings())
     machine = machine_info()
     started_at = datetime.datetime.now().astimezone().isoformat(timespec="seconds")

@@ -20,7 +20,7 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 #: Length of a dlib face descriptor.
 DESCRIPTOR_DIM = 128
@@ -99,6 +99,9 @@ def decode_image(data: bytes, *, max_pixels: int) -> np.ndarray:
             f"The image is {img.width}x{img.height} pixels ({pixels / 1e6:.1f} MP); "
             f"the limit is {max_pixels / 1e6:.1f} MP.",
         )
+    # Pillow's process-wide LOAD_TRUNCATED_IMAGES (face_recognition sets it to True on import)
+    # would decode a truncated upload with grey padding; Kanta rejects such files instead.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         img.load()
         img = ImageOps.exif_transpose(img)

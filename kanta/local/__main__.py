@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     # The Azure SDK logs every HTTP request and response at INFO.
     logging.getLogger("azure").setLevel(logging.WARNING)
 
+    # `kill` (SIGTERM) should stop PostgreSQL and Azurite too, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     postgres = LocalPostgres(STATE_DIR / "pgdata").start()
     dsn = postgres.dsn("kanta")
     azurite = LocalAzurite(STATE_DIR / "azurite", args.blob_port, args.queue_port).start()
@@ -100,7 +103,7 @@ def run_local_host(port: int, poll_seconds: float) -> int:
     log.info("Core Tools not found: local host serving http://127.0.0.1:%d/api (Ctrl-C stops)", port)
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         pass
     finally:
         stop.set()

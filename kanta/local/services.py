@@ -98,6 +98,14 @@ class LocalAzurite:
     queue_port: int = 10001
 
     def start(self, timeout_s: float = 30.0) -> LocalAzurite:
+        """Start Azurite and wait until it listens. Raises ``RuntimeError`` when a port is
+        taken (another Azurite?) and ``TimeoutError`` when it does not come up."""
+        for port in (self.blob_port, self.queue_port):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    raise RuntimeError(
+                        f"port {port} is in use (another Azurite or Kanta running?): stop it or choose other ports"
+                    )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "azurite.log", "ab")
         self.process = subprocess.Popen(

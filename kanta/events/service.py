@@ -25,10 +25,15 @@ FROM events e
 """
 
 
+def _require_possible_code(code: str) -> None:
+    # A code outside the pattern cannot exist (and may hold bytes PostgreSQL rejects, like NUL).
+    if not re.fullmatch(EVENT_CODE_PATTERN, code):
+        raise not_found("event", code)
+
+
 def get_event_id(conn: psycopg.Connection, code: str) -> int:
     """Return the id of the event ``code``. Raises ``ApiError`` 404 ``event_not_found``."""
-    if not re.fullmatch(EVENT_CODE_PATTERN, code):
-        raise not_found("event", code)  # no such code can exist; don't send it to PostgreSQL
+    _require_possible_code(code)
     row = conn.execute("SELECT id FROM events WHERE code = %s", (code,)).fetchone()
     if row is None:
         raise not_found("event", code)
@@ -36,7 +41,7 @@ def get_event_id(conn: psycopg.Connection, code: str) -> int:
 
 
 def _get(conn: psycopg.Connection, code: str) -> Event:
-    get_event_id(conn, code)
+    _require_possible_code(code)
     row = conn.execute(_SELECT + " WHERE e.code = %s", (code,)).fetchone()
     if row is None:
         raise not_found("event", code)

@@ -19,6 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 STORAGE_CONNECTION = "KANTA_STORAGE"
 #: Blob container that browsers upload event photos into; the blob trigger watches it.
 UPLOADS_CONTAINER = "uploads"
+#: Blob container of face thumbnails, ``{event_code}/{image_id}/{n}.jpg`` (not watched).
+FACES_CONTAINER = "faces"
 #: App setting holding the re-clustering timer's six-field NCRONTAB schedule.
 RECLUSTER_SCHEDULE_SETTING = "KANTA_RECLUSTER_SCHEDULE"
 DEFAULT_RECLUSTER_SCHEDULE = "0 */10 * * * *"
@@ -68,13 +70,16 @@ class Settings(BaseSettings):
         10 * 1024 * 1024, validation_alias=AliasChoices("KANTA_MAX_QUERY_IMAGE_BYTES")
     )
 
-    # Detection: HOG upsample count (face_recognition's number_of_times_to_upsample), applied
-    # only to images up to upsample_max_pixels; larger ones are scanned at native resolution
-    # (an upsampled 24 MP frame needs ~300 MB for the pixels alone).
-    detect_upsample: int = Field(1, validation_alias=AliasChoices("KANTA_DETECT_UPSAMPLE"))
-    upsample_max_pixels: int = Field(
-        8_000_000, validation_alias=AliasChoices("KANTA_UPSAMPLE_MAX_PIXELS")
+    # Detection profile (kanta.faces.detection.PROFILES): fast, balanced or accurate.
+    detection_profile: Literal["fast", "balanced", "accurate"] = Field(
+        "balanced", validation_alias=AliasChoices("KANTA_DETECTION_PROFILE")
     )
+    # Faces narrower than this (pixels) or blurrier than this (variance of the Laplacian of
+    # the aligned face chip at native size, at most 150 px) are stored but kept out of
+    # clustering and search. On tests/data and the PASCAL group photos sharp faces score
+    # 116-2054; a Gaussian blur of radius 2 px per 1000 px of width brings them to 6-86.
+    min_face_px: int = Field(24, validation_alias=AliasChoices("KANTA_MIN_FACE_PX"))
+    min_face_sharpness: float = Field(25.0, validation_alias=AliasChoices("KANTA_MIN_FACE_SHARPNESS"))
 
     # Clustering: DBSCAN on Euclidean distance between dlib descriptors. dlib documents 0.6 as
     # its same-person threshold; a tighter eps keeps DBSCAN's chaining from merging people.

@@ -23,7 +23,7 @@ from azure.storage.blob import (
     generate_blob_sas,
 )
 
-from kanta.config import UPLOADS_CONTAINER, get_settings
+from kanta.config import FACES_CONTAINER, UPLOADS_CONTAINER, get_settings
 
 
 class StorageNotConfigured(RuntimeError):
@@ -53,6 +53,19 @@ def uploads_container() -> ContainerClient:
     return get_blob_service().get_container_client(UPLOADS_CONTAINER)
 
 
+def ensure_containers() -> None:
+    """Create the uploads and faces containers if missing (local runs and tests; Azure's are
+    created by the infrastructure)."""
+    for container in (uploads_container(), faces_container()):
+        if not container.exists():
+            container.create_container()
+
+
+def faces_container() -> ContainerClient:
+    """Return the client of the face thumbnails container (``kanta.config.FACES_CONTAINER``)."""
+    return get_blob_service().get_container_client(FACES_CONTAINER)
+
+
 class _DelegationKeyCache:
     """Caches one user delegation key and renews it an hour before it expires."""
 
@@ -77,8 +90,10 @@ class _DelegationKeyCache:
 _delegation_keys = _DelegationKeyCache()
 
 
-def blob_sas_url(blob_name: str, permission: BlobSasPermissions, expires_at: dt.datetime) -> str:
-    """Return a URL for one blob of the uploads container carrying a SAS for ``permission``.
+def blob_sas_url(
+    blob_name: str, permission: BlobSasPermissions, expires_at: dt.datetime, container: str = UPLOADS_CONTAINER
+) -> str:
+    """Return a URL for one blob of ``container`` carrying a SAS for ``permission``.
 
     ``expires_at`` must be timezone-aware. Signed with the account key when the client has
     one (Azurite), else with a user delegation key (Managed Identity). The start time is
@@ -88,7 +103,7 @@ def blob_sas_url(blob_name: str, permission: BlobSasPermissions, expires_at: dt.
     start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     common = dict(
         account_name=service.account_name,
-        container_name=UPLOADS_CONTAINER,
+        container_name=container,
         blob_name=blob_name,
         permission=permission,
         expiry=expires_at,
@@ -100,7 +115,7 @@ def blob_sas_url(blob_name: str, permission: BlobSasPermissions, expires_at: dt.
     else:
         token = generate_blob_sas(user_delegation_key=_delegation_keys.get(service, expires_at), **common)
     base = get_settings().public_blob_endpoint.rstrip("/") or service.url.rstrip("/")
-    return f"{base}/{UPLOADS_CONTAINER}/{blob_name}?{token}"
+    return f"{base}/{container}/{blob_name}?{token}"
 
 
 def upload_url(blob_name: str, expires_at: dt.datetime) -> str:
@@ -108,9 +123,23 @@ def upload_url(blob_name: str, expires_at: dt.datetime) -> str:
     return blob_sas_url(blob_name, BlobSasPermissions(create=True, write=True), expires_at)
 
 
-def read_url(blob_name: str, expires_at: dt.datetime) -> str:
-    """SAS URL that lets its holder read one blob until ``expires_at``."""
-    return blob_sas_url(blob_name, BlobSasPermissions(read=True), expires_at)
+def read_url(blob_name: str, expires_at: dt.datetime, container: str = UPLOADS_CONTAINER) -> str:
+    """SAS URL that lets its holder read one blob of ``container`` until ``expires_at``."""
+    return blob_sas_url(blob_name, BlobSasPermissions(read=True), expires_at, container)
+
+
+def thumbnail_url(blob_name: str, expires_at: dt.datetime) -> str:
+    """Read SAS URL of a face thumbnail."""
+    return read_url(blob_name, expires_at, FACES_CONTAINER)
+
+
+def write_thumbnails(thumbnails: dict[str, bytes]) -> None:
+    """Write face thumbnails (blob name → JPEG bytes) to the faces container, overwriting."""
+    from azure.storage.blob import ContentSettings
+
+    container = faces_container()
+    for name, data in thumbnails.items():
+        container.upload_blob(name, data, overwrite=True, content_settings=ContentSettings(content_type="image/jpeg"))
 
 
 def read_blob(blob_name: str) -> bytes:
@@ -118,11 +147,11 @@ def read_blob(blob_name: str) -> bytes:
     return uploads_container().download_blob(blob_name).readall()
 
 
-def delete_blobs(blob_names: Iterable[str]) -> None:
-    """Delete blobs of the uploads container, ignoring ones already gone."""
+def delete_blobs(blob_names: Iterable[str], container: ContainerClient | None = None) -> None:
+    """Delete blobs of ``container`` (default: uploads), ignoring ones already gone."""
     from azure.core.exceptions import ResourceNotFoundError
 
-    container = uploads_container()
+    container = container or uploads_container()
     for name in blob_names:
         try:
             container.delete_blob(name, delete_snapshots="include")
@@ -131,7 +160,11 @@ def delete_blobs(blob_names: Iterable[str]) -> None:
 
 
 def delete_prefix(prefix: str) -> int:
-    """Delete every blob of the uploads container whose name starts with ``prefix``; return the count."""
-    names = [b.name for b in uploads_container().list_blobs(name_starts_with=prefix)]
-    delete_blobs(names)
-    return len(names)
+    """Delete every blob whose name starts with ``prefix`` in the uploads and faces
+    containers (an event's or an image's photos and thumbnails); return the count."""
+    count = 0
+    for container in (uploads_container(), faces_container()):
+        names = [b.name for b in container.list_blobs(name_starts_with=prefix)]
+        delete_blobs(names, container)
+        count += len(names)
+    return count

@@ -49,12 +49,11 @@ def services() -> Iterator[dict[str, str]]:
     }
     os.environ.update(env)
     reset_clients()
-    from kanta.config import UPLOADS_CONTAINER
     from kanta.migrate import migrate
-    from kanta.storage import get_blob_service
+    from kanta.storage import ensure_containers
 
     migrate(env["KANTA_DATABASE_URL"])
-    get_blob_service().create_container(UPLOADS_CONTAINER)
+    ensure_containers()
     yield env
     reset_clients()
     azurite.stop()

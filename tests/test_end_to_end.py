@@ -198,3 +198,55 @@ def test_upload_url_is_write_only_for_one_blob(api, event):
     assert requests.get(ticket["upload_url"], timeout=30).status_code == 403
     other = ticket["upload_url"].replace(ticket["image_id"], "someone-else")
     assert requests.put(other, data=b"x", headers=ticket["headers"], timeout=30).status_code == 403
+
+
+def test_blurry_faces_are_recorded_but_kept_out_of_people_and_search(api, functions, event):
+    """An uploader sees why a face was skipped; hosts and guests never see it as a person."""
+    import io
+
+    from PIL import Image, ImageFilter
+
+    from tests.conftest import put_blob
+
+    code = event["code"]
+    blurred = io.BytesIO()
+    Image.open(DATA / "obama_1.jpg").filter(ImageFilter.GaussianBlur(4)).save(blurred, "JPEG")
+    blobs = {"sharp1": "obama_2.jpg", "sharp2": "obama_3.jpg"}
+    for stem, name in blobs.items():
+        put_blob(f"{code}/{stem}.jpg", photo(name))
+    put_blob(f"{code}/blurred.jpg", blurred.getvalue())
+    for stem in [*blobs, "blurred"]:
+        run_blob_trigger(functions, f"{code}/{stem}.jpg")
+    api("recluster_event", "POST", route={"code": code})
+
+    images = {i["blob_name"]: i for i in api("list_images", route={"code": code})[1]["items"]}
+    _, detail = api("get_image", route={"image_id": images[f"{code}/blurred.jpg"]["image_id"]})
+    (face,) = detail["faces"]
+    assert face["excluded_reason"] == "too_blurry" and face["cluster_id"] is None and face["sharpness"] < 25
+
+    _, clusters = api("list_clusters", route={"code": code})
+    assert [c["face_count"] for c in clusters["items"]] == [2] and clusters["excluded_count"] == 1
+    # Cluster samples are face thumbnails: small aligned JPEGs, not the full photos.
+    sample = clusters["items"][0]["samples"][0]
+    thumb = Image.open(io.BytesIO(requests.get(sample["url"], timeout=30).content))
+    assert thumb.format == "JPEG" and thumb.size == (160, 160)
+    assert requests.get(sample["image_url"], timeout=30).content in {photo(n) for n in blobs.values()}
+
+    _, result = api("search_event", "POST", route={"code": code}, body=photo("obama_1.jpg"))
+    assert len(result["matches"]) == 2
+    assert all(m["image_id"] != images[f"{code}/blurred.jpg"]["image_id"] for m in result["matches"])
+    status, err = api("search_event", "POST", route={"code": code}, body=blurred.getvalue())
+    assert status == 422 and err["code"] == "face_unusable"
+
+
+def test_deleting_an_image_removes_its_thumbnails(api, functions, event):
+    from kanta.storage import faces_container
+    from tests.conftest import put_blob
+
+    put_blob(f"{event['code']}/g.jpg", photo("group_biden_obama.jpg"))
+    run_blob_trigger(functions, f"{event['code']}/g.jpg")
+    (image,) = api("list_images", route={"code": event["code"]})[1]["items"]
+    prefix = f"{event['code']}/{image['image_id']}/"
+    assert len(list(faces_container().list_blobs(name_starts_with=prefix))) == 2
+    api("delete_image", "DELETE", route={"image_id": image["image_id"]})
+    assert list(faces_container().list_blobs(name_starts_with=prefix)) == []

@@ -8,7 +8,7 @@ import io
 import face_recognition
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from kanta.faces.pipeline import ImageRejected, analyse_image, decode_image, encode_faces
 from tests.conftest import DATA, photo
@@ -16,9 +16,11 @@ from tests.conftest import DATA, photo
 LIMIT = 50_000_000
 
 
+@pytest.mark.parametrize("profile", ["fast", "balanced", "accurate"])
 @pytest.mark.parametrize("name", ["obama_1.jpg", "group_biden_obama.jpg", "alex_lacamoire_2.png", "obama_5_small.jpg"])
-def test_boxes_and_descriptors_equal_face_recognition(name):
-    ours = analyse_image(photo(name), max_pixels=LIMIT, upsample=1)
+def test_upright_faces_equal_face_recognition_in_every_profile(name, profile):
+    """Upright faces keep face_recognition's boxes and descriptors whatever extra passes run."""
+    ours = analyse_image(photo(name), max_pixels=LIMIT, profile=profile)
     image = face_recognition.load_image_file(DATA / name)
     locations = face_recognition.face_locations(image, number_of_times_to_upsample=1)
     expected = face_recognition.face_encodings(image, locations)
@@ -31,7 +33,7 @@ def test_boxes_and_descriptors_equal_face_recognition(name):
 
 def test_same_person_closer_than_different_people():
     def descriptor(name: str) -> np.ndarray:
-        return analyse_image(photo(name), max_pixels=LIMIT).faces[0].descriptor
+        return analyse_image(photo(name), max_pixels=LIMIT, profile="fast").faces[0].descriptor
 
     obama_a, obama_b, biden = descriptor("obama_1.jpg"), descriptor("obama_2.jpg"), descriptor("biden_1.jpg")
     assert np.linalg.norm(obama_a - obama_b) < 0.6 < np.linalg.norm(obama_a - biden)
@@ -51,8 +53,63 @@ def test_exif_orientation_is_applied_before_detection():
 
 
 def test_encode_no_boxes_gives_empty_array():
-    rgb = decode_image(photo("obama_5_small.jpg"), max_pixels=LIMIT)
+    rgb = decode_image(photo("obama_5_small.jpg"), max_pixels=LIMIT).rgb
     assert encode_faces(rgb, []).shape == (0, 128)
+
+
+def jpeg(img: Image.Image, **kwargs) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=92, **kwargs)
+    return buf.getvalue()
+
+
+def test_tilted_head_found_by_balanced_not_fast_and_same_person():
+    """A head tilted 55°: upright HOG misses it; the ±30° pass finds it, and the descriptor
+    from its mapped-back landmarks matches the upright photo's."""
+    upright = Image.open(DATA / "obama_1.jpg").convert("RGB")
+    tilted = jpeg(upright.rotate(55, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128)))
+    assert analyse_image(tilted, max_pixels=LIMIT, profile="fast").faces == []
+    found = analyse_image(tilted, max_pixels=LIMIT, profile="balanced").faces
+    assert len(found) == 1 and found[0].angle == -30.0 and found[0].detector == "hog"  # the pass turning it back
+    reference = analyse_image(jpeg(upright), max_pixels=LIMIT, profile="fast").faces[0]
+    assert np.linalg.norm(found[0].descriptor - reference.descriptor) < 0.35
+    # The box sits where the face is: its centre is the rotated centre of the upright box.
+    w, h = upright.size
+    cx, cy = reference.bbox.x + reference.bbox.width / 2 - w / 2, reference.bbox.y + reference.bbox.height / 2 - h / 2
+    t = np.radians(55)
+    rw, rh = Image.open(io.BytesIO(tilted)).size
+    ex, ey = rw / 2 + cx * np.cos(t) + cy * np.sin(t), rh / 2 - cx * np.sin(t) + cy * np.cos(t)
+    box = found[0].bbox
+    assert abs(box.x + box.width / 2 - ex) < 0.15 * box.width and abs(box.y + box.height / 2 - ey) < 0.15 * box.height
+
+
+def test_large_jpeg_is_decoded_reduced_and_boxes_reported_full_size():
+    """A 24 MP JPEG is decoded at 1/2 scale (draft); sizes and boxes are in full-size pixels."""
+    small = Image.open(DATA / "group_biden_obama.jpg").convert("RGB")
+    big = small.resize((small.width * 6, small.height * 6), Image.Resampling.BILINEAR)  # 6756x3966, 26.8 MP
+    decoded = decode_image(jpeg(big), max_pixels=LIMIT, decode_max_pixels=16_000_000)
+    assert decoded.rgb.shape[:2] == (big.height // 2, big.width // 2) and decoded.scale == 2.0
+    result = analyse_image(jpeg(big), max_pixels=LIMIT, profile="balanced")
+    assert (result.width, result.height) == big.size
+    reference = analyse_image(photo("group_biden_obama.jpg"), max_pixels=LIMIT, profile="fast").faces
+    assert len(result.faces) == len(reference) == 2
+    for face in result.faces:
+        centre = (face.bbox.x + face.bbox.width / 2) / 6
+        assert min(abs(centre - (r.bbox.x + r.bbox.width / 2)) for r in reference) < 10
+
+
+def test_quality_exclusions_and_thumbnails():
+    sharp = analyse_image(photo("obama_1.jpg"), max_pixels=LIMIT, profile="fast", min_face_px=24, min_sharpness=25)
+    face = sharp.faces[0]
+    assert face.excluded is None and face.sharpness > 25
+    thumb = Image.open(io.BytesIO(face.thumbnail))
+    assert thumb.format == "JPEG" and thumb.size == (160, 160)
+
+    blurred = jpeg(Image.open(DATA / "obama_1.jpg").filter(ImageFilter.GaussianBlur(4)))
+    (face,) = analyse_image(blurred, max_pixels=LIMIT, profile="fast", min_sharpness=25).faces
+    assert face.excluded == "too_blurry" and face.sharpness < 25
+    (face,) = analyse_image(photo("obama_1.jpg"), max_pixels=LIMIT, profile="fast", min_face_px=1000).faces
+    assert face.excluded == "too_small"
 
 
 @pytest.mark.parametrize(

@@ -18,12 +18,14 @@ class ClusterListQuery(BaseModel):
 
 
 class ClusterSample(BaseModel):
-    """A face shown for a cluster: its box, image and a short-lived read URL of the image."""
+    """A face shown for a cluster: its box, a read URL of its thumbnail (``url``) and of its
+    photo (``image_url``), both short-lived."""
 
     face_id: int
     image_id: UUID
     bbox: BBox
     url: str
+    image_url: str
 
 
 class Cluster(BaseModel):
@@ -34,11 +36,12 @@ class Cluster(BaseModel):
 
 class ClusterList(BaseModel):
     """Clusters largest first; ``noise_count``: faces in no cluster; ``unclustered_count``:
-    faces added since the last run."""
+    faces added since the last run; ``excluded_count``: faces too small or blurry to use."""
 
     items: list[Cluster]
     noise_count: int
     unclustered_count: int
+    excluded_count: int
     last_clustered_at: datetime | None
 
 

@@ -19,8 +19,8 @@ from kanta.clusters.schemas import Cluster, ClusterList, ClusterRun, ClusterSamp
 from kanta.config import get_settings
 from kanta.db import connection
 from kanta.events.service import RUNNING_SQL, get_event_id
-from kanta.faces.schemas import BBOX_COLUMNS, BBox
-from kanta.images.service import read_url_expiry
+from kanta.faces.schemas import BBOX_COLUMNS, USABLE_FACE, BBox
+from kanta.images.service import face_urls, read_url_expiry
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,8 @@ def recluster_event(event_code: str) -> ClusterRun:
             "faces_version"
         ]
         rows = conn.execute(
-            "SELECT id, descriptor FROM faces WHERE event_id = %s ORDER BY id", (event_id,)
+            f"SELECT f.id, f.descriptor FROM faces f WHERE f.event_id = %s AND {USABLE_FACE} ORDER BY f.id",
+            (event_id,),
         ).fetchall()
         face_ids = [r["id"] for r in rows]
         descriptors = np.array([r["descriptor"].to_numpy() for r in rows]) if rows else np.empty((0, 128))
@@ -95,10 +96,11 @@ def list_clusters(event_code: str, sample_size: int) -> ClusterList:
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
         counts = conn.execute(
-            """SELECT count(*) FILTER (WHERE cluster_id = %(noise)s) AS noise,
-                      count(*) FILTER (WHERE cluster_id IS NULL) AS unclustered,
+            f"""SELECT count(*) FILTER (WHERE f.cluster_id = %(noise)s) AS noise,
+                      count(*) FILTER (WHERE f.cluster_id IS NULL AND {USABLE_FACE}) AS unclustered,
+                      count(*) FILTER (WHERE NOT {USABLE_FACE}) AS excluded,
                       (SELECT last_clustered_at FROM events WHERE id = %(e)s) AS last_clustered_at
-               FROM faces WHERE event_id = %(e)s""",
+               FROM faces f WHERE f.event_id = %(e)s""",
             {"e": event_id, "noise": NOISE},
         ).fetchone()
         clusters = conn.execute(
@@ -109,7 +111,7 @@ def list_clusters(event_code: str, sample_size: int) -> ClusterList:
         ).fetchall()
         samples = conn.execute(
             f"""SELECT * FROM (
-                   SELECT f.id AS face_id, f.image_id, f.cluster_id, {BBOX_COLUMNS}, i.blob_name,
+                   SELECT f.id AS face_id, f.image_id, f.cluster_id, {BBOX_COLUMNS}, i.blob_name, f.thumbnail_blob,
                           row_number() OVER (PARTITION BY f.cluster_id
                                              ORDER BY f.bbox_width * f.bbox_height DESC, f.id) AS rank
                    FROM faces f JOIN images i ON i.id = f.image_id
@@ -122,12 +124,13 @@ def list_clusters(event_code: str, sample_size: int) -> ClusterList:
     for s in samples:
         by_cluster.setdefault(s["cluster_id"], []).append(
             ClusterSample(face_id=s["face_id"], image_id=s["image_id"], bbox=BBox.from_row(s),
-                          url=storage.read_url(s["blob_name"], expires_at))
+                          **face_urls(s, expires_at))
         )
     return ClusterList(
         items=[Cluster(cluster_id=c["cluster_id"], face_count=c["face_count"],
                        samples=by_cluster.get(c["cluster_id"], [])) for c in clusters],
         noise_count=counts["noise"],
         unclustered_count=counts["unclustered"],
+        excluded_count=counts["excluded"],
         last_clustered_at=counts["last_clustered_at"],
     )

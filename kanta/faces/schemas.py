@@ -9,6 +9,8 @@ from pydantic import BaseModel
 
 #: SQL select list giving a face's bounding box columns (table alias ``f``).
 BBOX_COLUMNS = "f.bbox_x, f.bbox_y, f.bbox_width, f.bbox_height"
+#: SQL predicate: the face may be clustered and searched (not too small or blurry).
+USABLE_FACE = "f.excluded_reason IS NULL"
 
 
 class BBox(BaseModel):

@@ -16,9 +16,10 @@ from typing import Literal
 import numpy as np
 import psycopg
 
+from kanta import storage
 from kanta.config import get_settings
 from kanta.db import connection
-from kanta.images.service import bump_faces_version
+from kanta.images.service import bump_faces_version, thumbnail_prefix
 
 log = logging.getLogger(__name__)
 
@@ -89,23 +90,31 @@ def ingest_blob(blob_name: str, data: bytes) -> IngestResult:
     except ImageRejected as rejected:
         return _store_failure(event["id"], image_id, blob_name, len(data), rejected.code, rejected.message)
 
-    row = dict(
-        id=image_id, event_id=event["id"], blob_name=blob_name, size_bytes=len(data),
-        width=analysis.width, height=analysis.height, face_count=len(analysis.faces),
-        seconds=analysis.seconds,
-    )
+    row = {
+        "id": image_id, "event_id": event["id"], "blob_name": blob_name, "size_bytes": len(data),
+        "width": analysis.width, "height": analysis.height, "face_count": len(analysis.faces),
+        "seconds": analysis.seconds, "profile": settings.detection_profile,
+    }
+    # Thumbnails first: a retry after a failure below rewrites them, and no row ever points
+    # to a thumbnail that does not exist.
+    prefix = thumbnail_prefix(event_code, image_id)
+    storage.delete_prefix(prefix)
+    thumbnails = {f"{prefix}{i}.jpg": f.thumbnail for i, f in enumerate(analysis.faces)}
+    storage.write_thumbnails(thumbnails)
     try:
         with connection() as conn:
             _upsert_image(conn, row, status="processed")
             conn.execute("DELETE FROM faces WHERE image_id = %s", (image_id,))
             with conn.cursor() as cur:
                 cur.executemany(
-                    """INSERT INTO faces (image_id, event_id, bbox_x, bbox_y, bbox_width, bbox_height, descriptor)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+                    """INSERT INTO faces (image_id, event_id, bbox_x, bbox_y, bbox_width, bbox_height, descriptor,
+                                          detector, angle, score, sharpness, excluded_reason, thumbnail_blob)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                     [
                         (image_id, event["id"], f.bbox.x, f.bbox.y, f.bbox.width, f.bbox.height,
-                         f.descriptor.astype(np.float32))
-                        for f in analysis.faces
+                         f.descriptor.astype(np.float32), f.detector, f.angle, f.score, f.sharpness,
+                         f.excluded, name)
+                        for f, name in zip(analysis.faces, thumbnails)
                     ],
                 )
             bump_faces_version(conn, event["id"])
@@ -121,14 +130,15 @@ def _upsert_image(conn: psycopg.Connection, row: dict, *, status: str, code: str
                   reason: str | None = None) -> None:
     conn.execute(
         """INSERT INTO images (id, event_id, blob_name, status, failure_code, failure_reason, size_bytes,
-                               width, height, face_count, processing_seconds, processed_at)
+                               width, height, face_count, processing_seconds, detection_profile, processed_at)
            VALUES (%(id)s, %(event_id)s, %(blob_name)s, %(status)s, %(code)s, %(reason)s, %(size_bytes)s,
-                   %(width)s, %(height)s, %(face_count)s, %(seconds)s, now())
+                   %(width)s, %(height)s, %(face_count)s, %(seconds)s, %(profile)s, now())
            ON CONFLICT (id) DO UPDATE SET
                status = EXCLUDED.status, failure_code = EXCLUDED.failure_code,
                failure_reason = EXCLUDED.failure_reason, size_bytes = EXCLUDED.size_bytes,
                width = EXCLUDED.width, height = EXCLUDED.height, face_count = EXCLUDED.face_count,
-               processing_seconds = EXCLUDED.processing_seconds, processed_at = EXCLUDED.processed_at""",
+               processing_seconds = EXCLUDED.processing_seconds,
+               detection_profile = EXCLUDED.detection_profile, processed_at = EXCLUDED.processed_at""",
         {**row, "status": status, "code": code, "reason": reason},
     )
 
@@ -136,8 +146,9 @@ def _upsert_image(conn: psycopg.Connection, row: dict, *, status: str, code: str
 def _store_failure(event_id: int, image_id: uuid.UUID, blob_name: str, size: int, code: str,
                    reason: str) -> IngestResult:
     log.warning("image %s failed: %s (%s)", blob_name, reason, code)
-    row = dict(id=image_id, event_id=event_id, blob_name=blob_name, size_bytes=size,
-               width=None, height=None, face_count=0, seconds=None)
+    storage.delete_prefix(thumbnail_prefix(blob_name.split("/", 1)[0], image_id))
+    row = {"id": image_id, "event_id": event_id, "blob_name": blob_name, "size_bytes": size,
+           "width": None, "height": None, "face_count": 0, "seconds": None, "profile": None}
     with connection() as conn:
         had_faces = conn.execute("DELETE FROM faces WHERE image_id = %s", (image_id,)).rowcount
         _upsert_image(conn, row, status="failed", code=code, reason=reason)

@@ -50,9 +50,19 @@ class UploadBatch(BaseModel):
 
 
 class FaceOut(BaseModel):
+    """A face of an image. ``excluded_reason`` (``too_small``, ``too_blurry``) says why it is
+    kept out of clustering and search; ``detector``/``angle``/``score`` say which detection
+    pass found it; ``sharpness`` is the variance of the Laplacian of its aligned chip."""
+
     face_id: int
     bbox: BBox
     cluster_id: int | None = Field(description="null: not clustered yet; -1: noise")
+    excluded_reason: str | None
+    detector: str
+    angle: float
+    score: float | None
+    sharpness: float | None
+    thumbnail_url: str | None
 
 
 class Image(BaseModel):

@@ -40,9 +40,22 @@ def blob_name_for(event_code: str, image_id: uuid.UUID, content_type: str) -> st
     return f"{event_code}/{image_id}.{CONTENT_TYPE_EXTENSIONS[content_type]}"
 
 
+def thumbnail_prefix(event_code: str, image_id: uuid.UUID) -> str:
+    """Prefix of an image's face thumbnails in the faces container: ``{event_code}/{image_id}/``."""
+    return f"{event_code}/{image_id}/"
+
+
 def read_url_expiry() -> dt.datetime:
     """When read URLs issued now expire (``KANTA_READ_URL_TTL`` seconds from now)."""
     return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=get_settings().read_url_ttl_s)
+
+
+def face_urls(row: Mapping[str, Any], expires_at: dt.datetime) -> dict[str, str]:
+    """``url`` (the face's thumbnail, else its photo) and ``image_url`` (the photo) of a row
+    holding ``thumbnail_blob`` and ``blob_name``."""
+    image_url = storage.read_url(row["blob_name"], expires_at)
+    thumbnail = row.get("thumbnail_blob")
+    return {"url": storage.thumbnail_url(thumbnail, expires_at) if thumbnail else image_url, "image_url": image_url}
 
 
 def _image(row: Mapping[str, Any], expires_at: dt.datetime) -> dict[str, Any]:
@@ -127,13 +140,24 @@ def get_image(image_id: str) -> ImageDetail:
     with connection() as conn:
         row = _find_image(conn, image_id)
         faces = conn.execute(
-            f"SELECT f.id AS face_id, {BBOX_COLUMNS}, f.cluster_id FROM faces f WHERE f.image_id = %s ORDER BY f.id",
+            f"""SELECT f.id AS face_id, {BBOX_COLUMNS}, f.cluster_id, f.excluded_reason, f.detector, f.angle,
+                       f.score, f.sharpness, f.thumbnail_blob
+                FROM faces f WHERE f.image_id = %s ORDER BY f.id""",
             (row["image_id"],),
         ).fetchall()
+    expires_at = read_url_expiry()
     return ImageDetail.model_validate(
         {
-            **_image(row, read_url_expiry()),
-            "faces": [FaceOut(face_id=f["face_id"], bbox=BBox.from_row(f), cluster_id=f["cluster_id"]) for f in faces],
+            **_image(row, expires_at),
+            "faces": [
+                FaceOut(
+                    face_id=f["face_id"], bbox=BBox.from_row(f), cluster_id=f["cluster_id"],
+                    excluded_reason=f["excluded_reason"], detector=f["detector"], angle=f["angle"],
+                    score=f["score"], sharpness=f["sharpness"],
+                    thumbnail_url=storage.thumbnail_url(f["thumbnail_blob"], expires_at) if f["thumbnail_blob"] else None,
+                )
+                for f in faces
+            ],
         }
     )
 
@@ -143,6 +167,7 @@ def delete_image(image_id: str) -> None:
     with connection() as conn:
         row = _find_image(conn, image_id)
     storage.delete_blobs([row["blob_name"]])
+    storage.delete_prefix(thumbnail_prefix(row["event_code"], row["image_id"]))
     with connection() as conn:
         deleted = conn.execute(
             "DELETE FROM images WHERE id = %s RETURNING event_id, face_count", (row["image_id"],)

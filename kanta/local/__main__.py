@@ -68,13 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(RECLUSTER_SCHEDULE_SETTING, "0 */10 * * * *")
 
         from kanta.migrate import migrate
-        from kanta.storage import get_blob_service
+        from kanta.storage import ensure_containers
 
         applied = migrate(dsn)
         log.info("database %s ready (%d migration(s) applied)", dsn, len(applied))
-        container = get_blob_service().get_container_client(UPLOADS_CONTAINER)
-        if not container.exists():
-            container.create_container()
+        ensure_containers()
         log.info("Azurite blob service on 127.0.0.1:%d, container %r", args.blob_port, UPLOADS_CONTAINER)
         if args.setup_only:
             return 0

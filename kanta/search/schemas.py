@@ -26,7 +26,8 @@ class QueryFace(BaseModel):
 
 
 class Match(BaseModel):
-    """A face of the event near the query face; ``url`` reads its image for a short time."""
+    """A face of the event near the query face; ``url`` reads its thumbnail and ``image_url``
+    its photo, for a short time."""
 
     face_id: int
     image_id: UUID
@@ -34,6 +35,7 @@ class Match(BaseModel):
     distance: float
     bbox: BBox
     url: str
+    image_url: str
 
 
 class SearchResult(BaseModel):

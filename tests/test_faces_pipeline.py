@@ -10,15 +10,16 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from kanta.faces.pipeline import ImageRejected, analyse_image, decode_image, encode_faces
+from kanta.faces.detection import iou
+from kanta.faces.pipeline import BoundingBox, ImageRejected, analyse_image, decode_image, encode_faces
 from tests.conftest import DATA, photo
 
 LIMIT = 50_000_000
 
 
-@pytest.mark.parametrize("profile", ["fast", "balanced", "accurate"])
+@pytest.mark.parametrize("profile", ["balanced", "accurate"])
 @pytest.mark.parametrize("name", ["obama_1.jpg", "group_biden_obama.jpg", "alex_lacamoire_2.png", "obama_5_small.jpg"])
-def test_upright_faces_equal_face_recognition_in_every_profile(name, profile):
+def test_upright_faces_equal_face_recognition(name, profile):
     """Upright faces keep face_recognition's boxes and descriptors whatever extra passes run."""
     ours = analyse_image(photo(name), max_pixels=LIMIT, profile=profile)
     image = face_recognition.load_image_file(DATA / name)
@@ -29,6 +30,27 @@ def test_upright_faces_equal_face_recognition_in_every_profile(name, profile):
     for face, reference in zip(ours.faces, expected):
         assert face.descriptor.shape == (128,)
         np.testing.assert_allclose(face.descriptor, reference, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["obama_1.jpg", "group_biden_obama.jpg", "alex_lacamoire_2.png", "obama_5_small.jpg"])
+def test_fast_profile_finds_the_same_faces_with_compatible_descriptors(name):
+    """``fast`` runs HOG on luma: boxes move by a few pixels, descriptors stay the same person's."""
+    ours = analyse_image(photo(name), max_pixels=LIMIT, profile="fast").faces
+    image = face_recognition.load_image_file(DATA / name)
+    locations = face_recognition.face_locations(image, number_of_times_to_upsample=1)
+    expected = face_recognition.face_encodings(image, locations)
+    assert len(ours) == len(locations)
+    for (top, right, bottom, left), reference in zip(locations, expected):
+        face = max(ours, key=lambda f: iou((f.bbox.x, f.bbox.y, f.bbox.x + f.bbox.width, f.bbox.y + f.bbox.height),
+                                           (left, top, right, bottom)))
+        assert np.linalg.norm(face.descriptor - reference) < 0.15
+
+
+def test_encode_faces_equals_face_recognition_for_the_same_boxes():
+    rgb = decode_image(photo("group_biden_obama.jpg"), max_pixels=LIMIT).rgb
+    locations = face_recognition.face_locations(rgb, number_of_times_to_upsample=1)
+    boxes = [BoundingBox(left, top, right - left, bottom - top) for top, right, bottom, left in locations]
+    np.testing.assert_allclose(encode_faces(rgb, boxes), face_recognition.face_encodings(rgb, locations), atol=1e-6)
 
 
 def test_same_person_closer_than_different_people():
@@ -94,8 +116,9 @@ def test_large_jpeg_is_decoded_reduced_and_boxes_reported_full_size():
     reference = analyse_image(photo("group_biden_obama.jpg"), max_pixels=LIMIT, profile="fast").faces
     assert len(result.faces) == len(reference) == 2
     for face in result.faces:
+        # Same face within a fifth of its width (HOG boxes shift with the detection scale).
         centre = (face.bbox.x + face.bbox.width / 2) / 6
-        assert min(abs(centre - (r.bbox.x + r.bbox.width / 2)) for r in reference) < 10
+        assert any(abs(centre - (r.bbox.x + r.bbox.width / 2)) < 0.2 * r.bbox.width for r in reference)
 
 
 def test_quality_exclusions_and_thumbnails():

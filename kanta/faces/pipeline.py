@@ -1,7 +1,7 @@
 """Decode → detect → encode, the face pipeline shared by the blob trigger and selfie search.
 
 Pure computation: bytes in, faces (box, descriptor, quality, thumbnail) out. For an upright
-face the result equals face_recognition's (github.com/ageitgey/face_recognition,
+face the ``balanced`` and ``accurate`` profiles give exactly face_recognition's result (github.com/ageitgey/face_recognition,
 ``api.py``): dlib's HOG frontal detector, the box trimmed to the image, dlib's 5-point
 landmarks and dlib's ResNet model v1 for a 128-d descriptor
 (http://dlib.net/face_recognition.py.html). Two descriptors of the same person are usually
@@ -153,12 +153,6 @@ def decode_image(data: bytes, *, max_pixels: int, decode_max_pixels: int | None 
     # Orientations 5-8 swap width and height.
     width, height = (full_height, full_width) if orientation in (5, 6, 7, 8) else (full_width, full_height)
     return DecodedImage(np.asarray(rgb), width, height)
-
-
-def detect_faces(rgb: np.ndarray, *, upsample: int = 1) -> list[BoundingBox]:
-    """Boxes of upright HOG detection with ``upsample`` (face_recognition's ``face_locations``)."""
-    profile = DetectionProfile("custom", upsample=upsample, upsample_max_pixels=rgb.shape[0] * rgb.shape[1])
-    return [_box(d, 1.0) for d in detect(rgb, profile)]
 
 
 def _box(d: Detection, scale: float) -> BoundingBox:

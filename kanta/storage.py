@@ -128,6 +128,11 @@ def read_url(blob_name: str, expires_at: dt.datetime, container: str = UPLOADS_C
     return blob_sas_url(blob_name, BlobSasPermissions(read=True), expires_at, container)
 
 
+def delete_thumbnails(prefix: str) -> None:
+    """Delete the face thumbnails whose names start with ``prefix``."""
+    delete_prefix(prefix, [faces_container()])
+
+
 def thumbnail_url(blob_name: str, expires_at: dt.datetime) -> str:
     """Read SAS URL of a face thumbnail."""
     return read_url(blob_name, expires_at, FACES_CONTAINER)
@@ -159,11 +164,11 @@ def delete_blobs(blob_names: Iterable[str], container: ContainerClient | None = 
             pass
 
 
-def delete_prefix(prefix: str) -> int:
-    """Delete every blob whose name starts with ``prefix`` in the uploads and faces
-    containers (an event's or an image's photos and thumbnails); return the count."""
+def delete_prefix(prefix: str, containers: Iterable[ContainerClient] | None = None) -> int:
+    """Delete every blob whose name starts with ``prefix`` in ``containers`` (default: the
+    uploads and faces containers: an event's photos and thumbnails); return the count."""
     count = 0
-    for container in (uploads_container(), faces_container()):
+    for container in containers or (uploads_container(), faces_container()):
         names = [b.name for b in container.list_blobs(name_starts_with=prefix)]
         delete_blobs(names, container)
         count += len(names)

@@ -98,7 +98,7 @@ def ingest_blob(blob_name: str, data: bytes) -> IngestResult:
     # Thumbnails first: a retry after a failure below rewrites them, and no row ever points
     # to a thumbnail that does not exist.
     prefix = thumbnail_prefix(event_code, image_id)
-    storage.delete_prefix(prefix)
+    storage.delete_thumbnails(prefix)
     thumbnails = {f"{prefix}{i}.jpg": f.thumbnail for i, f in enumerate(analysis.faces)}
     storage.write_thumbnails(thumbnails)
     try:
@@ -146,7 +146,7 @@ def _upsert_image(conn: psycopg.Connection, row: dict, *, status: str, code: str
 def _store_failure(event_id: int, image_id: uuid.UUID, blob_name: str, size: int, code: str,
                    reason: str) -> IngestResult:
     log.warning("image %s failed: %s (%s)", blob_name, reason, code)
-    storage.delete_prefix(thumbnail_prefix(blob_name.split("/", 1)[0], image_id))
+    storage.delete_thumbnails(thumbnail_prefix(blob_name.split("/", 1)[0], image_id))
     row = {"id": image_id, "event_id": event_id, "blob_name": blob_name, "size_bytes": size,
            "width": None, "height": None, "face_count": 0, "seconds": None, "profile": None}
     with connection() as conn:

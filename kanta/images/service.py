@@ -167,7 +167,7 @@ def delete_image(image_id: str) -> None:
     with connection() as conn:
         row = _find_image(conn, image_id)
     storage.delete_blobs([row["blob_name"]])
-    storage.delete_prefix(thumbnail_prefix(row["event_code"], row["image_id"]))
+    storage.delete_thumbnails(thumbnail_prefix(row["event_code"], row["image_id"]))
     with connection() as conn:
         deleted = conn.execute(
             "DELETE FROM images WHERE id = %s RETURNING event_id, face_count", (row["image_id"],)

@@ -82,9 +82,9 @@ PROFILES: dict[str, DetectionProfile] = {
             angles=(-60.0, -30.0, 30.0, 60.0),
             rotated_max_side=1280,
             small_face_px=80,
-            cnn_max_side=1024,
+            cnn_max_side=800,
             description="Upright HOG and RGB HOG at ±30°/±60° (upsampled when faces under 80 px were "
-            "found), plus the CNN detector on a copy at most 1024 px long.",
+            "found), plus the CNN detector on a copy at most 800 px long.",
         ),
     )
 }

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # On tests/data, same-person pairs reach 0.52 and different people start at 0.66.
     cluster_eps: float = Field(0.55, validation_alias=AliasChoices("KANTA_CLUSTER_EPS"))
     cluster_min_samples: int = Field(2, validation_alias=AliasChoices("KANTA_CLUSTER_MIN_SAMPLES"))
+    # A new face joins the person of its nearest clustered face when closer than this
+    # (Euclidean); tighter than cluster_eps because one neighbour decides alone.
+    assign_max_distance: float = Field(0.5, validation_alias=AliasChoices("KANTA_ASSIGN_MAX_DISTANCE"))
     recluster_schedule: str = Field(
         DEFAULT_RECLUSTER_SCHEDULE, validation_alias=AliasChoices(RECLUSTER_SCHEDULE_SETTING)
     )

@@ -25,6 +25,9 @@ HTTP = {
     "recluster_event": ("events/{code}/recluster", ["POST"], "FUNCTION"),
     "list_clusters": ("events/{code}/clusters", ["GET"], "FUNCTION"),
     "search_event": ("events/{code}/search", ["POST"], "FUNCTION"),
+    "update_cluster": ("events/{code}/clusters/{cluster_id}", ["PATCH"], "FUNCTION"),
+    "merge_cluster": ("events/{code}/clusters/{cluster_id}/merge", ["POST"], "FUNCTION"),
+    "move_face": ("faces/{face_id}/cluster", ["PUT"], "FUNCTION"),
 }
 
 

@@ -7,9 +7,9 @@ import logging
 import azure.functions as func
 
 from kanta.clusters import service
-from kanta.clusters.schemas import ClusterListQuery
+from kanta.clusters.schemas import ClusterListQuery, ClusterMerge, ClusterUpdate, FaceMove
 from kanta.config import RECLUSTER_SCHEDULE_SETTING
-from kanta.http import api, json_response, parse_query
+from kanta.http import api, json_response, parse_json, parse_query
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +43,32 @@ def list_clusters(req: func.HttpRequest) -> func.HttpResponse:
     unclustered_count, last_clustered_at}``; 404; 422."""
     query = parse_query(req, ClusterListQuery)
     return json_response(service.list_clusters(req.route_params["code"], query.sample_size))
+
+
+@bp.function_name("update_cluster")
+@bp.route(route="events/{code}/clusters/{cluster_id}", methods=["PATCH"])
+@api
+def update_cluster(req: func.HttpRequest) -> func.HttpResponse:
+    """``PATCH /api/events/{code}/clusters/{cluster_id}`` ``{name}`` → the person; 404; 422."""
+    body = parse_json(req, ClusterUpdate)
+    return json_response(service.rename_cluster(req.route_params["code"], req.route_params["cluster_id"], body.name))
+
+
+@bp.function_name("merge_cluster")
+@bp.route(route="events/{code}/clusters/{cluster_id}/merge", methods=["POST"])
+@api
+def merge_cluster(req: func.HttpRequest) -> func.HttpResponse:
+    """``POST /api/events/{code}/clusters/{cluster_id}/merge`` ``{into}`` → the merged person;
+    404; 422 ``same_cluster``."""
+    body = parse_json(req, ClusterMerge)
+    return json_response(service.merge_clusters(req.route_params["code"], req.route_params["cluster_id"], body.into))
+
+
+@bp.function_name("move_face")
+@bp.route(route="faces/{face_id}/cluster", methods=["PUT"])
+@api
+def move_face(req: func.HttpRequest) -> func.HttpResponse:
+    """``PUT /api/faces/{face_id}/cluster`` ``{cluster_id}`` (``null``: "not this person")
+    → ``{face_id, cluster_id}``; 404; 422 ``face_excluded`` / ``not_in_cluster``."""
+    body = parse_json(req, FaceMove)
+    return json_response(service.move_face(req.route_params["face_id"], body.cluster_id))

@@ -8,6 +8,35 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from kanta.faces.schemas import BBox
+from kanta.validation import Text
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ClusterUpdate(_Request):
+    """Body of ``PATCH /api/events/{code}/clusters/{cluster_id}``: the person's name (null clears)."""
+
+    name: Text | None = Field(max_length=200)
+
+
+class ClusterMerge(_Request):
+    """Body of ``POST /api/events/{code}/clusters/{cluster_id}/merge``: the person to merge into."""
+
+    into: int = Field(ge=0)
+
+
+class FaceMove(_Request):
+    """Body of ``PUT /api/faces/{face_id}/cluster``: the person this face is (``null``: not the
+    person it is in now)."""
+
+    cluster_id: int | None = Field(ge=0)
+
+
+class FaceAssignment(BaseModel):
+    face_id: int
+    cluster_id: int | None
 
 
 class ClusterListQuery(BaseModel):
@@ -29,9 +58,29 @@ class ClusterSample(BaseModel):
 
 
 class Cluster(BaseModel):
+    """A person of the event: a stable id, an optional name given by a host, and sample faces."""
+
     cluster_id: int
+    name: str | None
     face_count: int
     samples: list[ClusterSample]
+
+
+class ClusterRun(BaseModel):
+    """One re-clustering of one event. ``status`` is ``skipped`` when another run of the same
+    event held its lock; ``kept_count``: faces that had a person id before and kept it."""
+
+    event_code: str
+    status: str
+    trigger: str
+    algorithm: str
+    parameters: dict[str, float | int]
+    started_at: datetime
+    face_count: int
+    cluster_count: int
+    noise_count: int
+    kept_count: int
+    seconds: float
 
 
 class ClusterList(BaseModel):
@@ -43,15 +92,4 @@ class ClusterList(BaseModel):
     unclustered_count: int
     excluded_count: int
     last_clustered_at: datetime | None
-
-
-class ClusterRun(BaseModel):
-    """Summary of one re-clustering of one event. ``status`` is ``skipped`` when another run
-    of the same event holds its lock."""
-
-    event_code: str
-    status: str
-    face_count: int
-    cluster_count: int
-    noise_count: int
-    seconds: float
+    last_run: ClusterRun | None

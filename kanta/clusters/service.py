@@ -8,18 +8,22 @@ across instances.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 
 import numpy as np
+import psycopg
+from psycopg.types.json import Jsonb
 
 from kanta import storage
-from kanta.clusters.algorithm import NOISE, cluster_descriptors
-from kanta.clusters.schemas import Cluster, ClusterList, ClusterRun, ClusterSample
+from kanta.clusters.algorithm import ALGORITHM, NOISE, cluster_descriptors, stable_ids
+from kanta.clusters.schemas import Cluster, ClusterList, ClusterRun, ClusterSample, FaceAssignment
 from kanta.config import get_settings
 from kanta.db import connection
 from kanta.events.service import RUNNING_SQL, get_event_id
 from kanta.faces.schemas import BBOX_COLUMNS, USABLE_FACE, BBox
+from kanta.http import ApiError, not_found
 from kanta.images.service import face_urls, read_url_expiry
 
 log = logging.getLogger(__name__)
@@ -28,53 +32,86 @@ log = logging.getLogger(__name__)
 _LOCK_NAMESPACE = 0x6B6E74
 
 
-def recluster_event(event_code: str) -> ClusterRun:
-    """Re-cluster all faces of one event now. Raises ``ApiError`` 404 for an unknown event.
+def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
+    """Re-cluster all usable faces of one event now, keeping person ids stable and honouring
+    corrections (``kanta.clusters.algorithm.stable_ids``); record the run.
 
+    ``trigger``: ``"timer"`` or ``"manual"``. Raises ``ApiError`` 404 for an unknown event.
     Returns ``status="skipped"`` without waiting when another run of this event is under way.
     """
     settings = get_settings()
     started = time.perf_counter()
+    started_at = dt.datetime.now(dt.timezone.utc)
+    parameters = {"eps": settings.cluster_eps, "min_samples": settings.cluster_min_samples}
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
         locked = conn.execute(
             "SELECT pg_try_advisory_xact_lock(%s::int, %s::int) AS ok", (_LOCK_NAMESPACE, event_id)
         ).fetchone()["ok"]
         if not locked:
-            return ClusterRun(event_code=event_code, status="skipped", face_count=0, cluster_count=0,
-                              noise_count=0, seconds=time.perf_counter() - started)
+            return ClusterRun(event_code=event_code, status="skipped", trigger=trigger, algorithm=ALGORITHM,
+                              parameters=parameters, started_at=started_at, face_count=0, cluster_count=0,
+                              noise_count=0, kept_count=0, seconds=time.perf_counter() - started)
         # Read the version before the faces: anything committed before this read is also
         # in the faces read next, so recording it never hides a change.
-        version = conn.execute("SELECT faces_version FROM events WHERE id = %s", (event_id,)).fetchone()[
-            "faces_version"
-        ]
+        event = conn.execute(
+            "SELECT faces_version, next_cluster_id FROM events WHERE id = %s", (event_id,)
+        ).fetchone()
         rows = conn.execute(
-            f"SELECT f.id, f.descriptor FROM faces f WHERE f.event_id = %s AND {USABLE_FACE} ORDER BY f.id",
+            f"""SELECT f.id, f.descriptor, coalesce(f.cluster_id, -1) AS previous
+                FROM faces f WHERE f.event_id = %s AND {USABLE_FACE} ORDER BY f.id""",
             (event_id,),
         ).fetchall()
-        face_ids = [r["id"] for r in rows]
+        index = {r["id"]: i for i, r in enumerate(rows)}
+        pinned: dict[int, int] = {}
+        rejected: dict[int, set[int]] = {}
+        for c in conn.execute(
+            "SELECT face_id, kind, cluster_id FROM face_corrections WHERE event_id = %s ORDER BY created_at",
+            (event_id,),
+        ):
+            if c["face_id"] in index:
+                if c["kind"] == "pinned":
+                    pinned[index[c["face_id"]]] = c["cluster_id"]
+                else:
+                    rejected.setdefault(index[c["face_id"]], set()).add(c["cluster_id"])
         descriptors = np.array([r["descriptor"].to_numpy() for r in rows]) if rows else np.empty((0, 128))
+        previous = np.array([r["previous"] for r in rows], dtype=np.int64)
         labels = cluster_descriptors(descriptors, eps=settings.cluster_eps, min_samples=settings.cluster_min_samples)
+        ids, next_id = stable_ids(labels, previous, pinned=pinned, rejected=rejected,
+                                  next_id=event["next_cluster_id"])
         conn.execute(
             """UPDATE faces f SET cluster_id = v.cluster_id
                FROM unnest(%s::bigint[], %s::integer[]) AS v(id, cluster_id)
                WHERE f.id = v.id AND f.cluster_id IS DISTINCT FROM v.cluster_id""",
-            (face_ids, labels.tolist()),
+            ([r["id"] for r in rows], ids.tolist()),
+        )
+        run = ClusterRun(
+            event_code=event_code,
+            status="done",
+            trigger=trigger,
+            algorithm=ALGORITHM,
+            parameters=parameters,
+            started_at=started_at,
+            face_count=len(rows),
+            cluster_count=len(set(ids.tolist()) - {NOISE}),
+            noise_count=int((ids == NOISE).sum()),
+            kept_count=int(((previous != NOISE) & (ids == previous)).sum()),
+            seconds=time.perf_counter() - started,
         )
         conn.execute(
-            "UPDATE events SET clustered_version = %s, last_clustered_at = now() WHERE id = %s",
-            (version, event_id),
+            """INSERT INTO cluster_runs (event_id, started_at, trigger, algorithm, parameters, face_count,
+                                         cluster_count, noise_count, kept_count, seconds)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            (event_id, started_at, trigger, ALGORITHM, Jsonb(parameters), run.face_count, run.cluster_count,
+             run.noise_count, run.kept_count, run.seconds),
         )
-    run = ClusterRun(
-        event_code=event_code,
-        status="done",
-        face_count=len(face_ids),
-        cluster_count=len(set(labels.tolist()) - {NOISE}),
-        noise_count=int((labels == NOISE).sum()),
-        seconds=time.perf_counter() - started,
-    )
-    log.info("re-clustered %s: %d faces, %d clusters, %d noise in %.2f s", event_code, run.face_count,
-             run.cluster_count, run.noise_count, run.seconds)
+        conn.execute(
+            """UPDATE events SET clustered_version = %s, last_clustered_at = now(), next_cluster_id = %s
+               WHERE id = %s""",
+            (event["faces_version"], next_id, event_id),
+        )
+    log.info("re-clustered %s: %d faces, %d clusters, %d noise, %d kept their id, in %.2f s", event_code,
+             run.face_count, run.cluster_count, run.noise_count, run.kept_count, run.seconds)
     return run
 
 
@@ -87,7 +124,7 @@ def recluster_due_events() -> list[ClusterRun]:
                 f"SELECT e.code FROM events e WHERE {RUNNING_SQL} AND e.faces_version > e.clustered_version ORDER BY e.id"
             )
         ]
-    return [recluster_event(code) for code in codes]
+    return [recluster_event(code, trigger="timer") for code in codes]
 
 
 def list_clusters(event_code: str, sample_size: int) -> ClusterList:
@@ -104,11 +141,18 @@ def list_clusters(event_code: str, sample_size: int) -> ClusterList:
             {"e": event_id, "noise": NOISE},
         ).fetchone()
         clusters = conn.execute(
-            """SELECT cluster_id, count(*) AS face_count FROM faces
-               WHERE event_id = %s AND cluster_id >= 0
-               GROUP BY cluster_id ORDER BY face_count DESC, cluster_id""",
+            """SELECT f.cluster_id, count(*) AS face_count, c.name FROM faces f
+               LEFT JOIN clusters c ON c.event_id = f.event_id AND c.cluster_id = f.cluster_id
+               WHERE f.event_id = %s AND f.cluster_id >= 0
+               GROUP BY f.cluster_id, c.name ORDER BY face_count DESC, f.cluster_id""",
             (event_id,),
         ).fetchall()
+        last_run = conn.execute(
+            """SELECT %s AS event_code, 'done' AS status, trigger, algorithm, parameters, started_at,
+                      face_count, cluster_count, noise_count, kept_count, seconds
+               FROM cluster_runs WHERE event_id = %s ORDER BY id DESC LIMIT 1""",
+            (event_code, event_id),
+        ).fetchone()
         samples = conn.execute(
             f"""SELECT * FROM (
                    SELECT f.id AS face_id, f.image_id, f.cluster_id, {BBOX_COLUMNS}, i.blob_name, f.thumbnail_blob,
@@ -127,10 +171,115 @@ def list_clusters(event_code: str, sample_size: int) -> ClusterList:
                           **face_urls(s, expires_at))
         )
     return ClusterList(
-        items=[Cluster(cluster_id=c["cluster_id"], face_count=c["face_count"],
+        items=[Cluster(cluster_id=c["cluster_id"], name=c["name"], face_count=c["face_count"],
                        samples=by_cluster.get(c["cluster_id"], [])) for c in clusters],
         noise_count=counts["noise"],
         unclustered_count=counts["unclustered"],
         excluded_count=counts["excluded"],
         last_clustered_at=counts["last_clustered_at"],
+        last_run=ClusterRun.model_validate(last_run) if last_run else None,
     )
+
+
+def _require_cluster(conn: psycopg.Connection, event_id: int, cluster_id: int) -> None:
+    if cluster_id < 0 or not conn.execute(
+        "SELECT 1 FROM faces WHERE event_id = %s AND cluster_id = %s LIMIT 1", (event_id, cluster_id)
+    ).fetchone():
+        raise not_found("cluster", cluster_id)
+
+
+def _cluster_id(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise not_found("cluster", raw) from None
+
+
+def rename_cluster(event_code: str, raw_cluster_id: str, name: str | None) -> Cluster:
+    """Name a person (``None`` clears); the name stays with the id across runs.
+    Raises ``ApiError`` 404 for an unknown event or a cluster with no faces."""
+    cluster_id = _cluster_id(raw_cluster_id)
+    with connection() as conn:
+        event_id = get_event_id(conn, event_code)
+        _require_cluster(conn, event_id, cluster_id)
+        conn.execute(
+            """INSERT INTO clusters (event_id, cluster_id, name) VALUES (%s, %s, %s)
+               ON CONFLICT (event_id, cluster_id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()""",
+            (event_id, cluster_id, name),
+        )
+    return next(c for c in list_clusters(event_code, 3).items if c.cluster_id == cluster_id)
+
+
+def merge_clusters(event_code: str, raw_cluster_id: str, into: int) -> Cluster:
+    """Merge person ``cluster_id`` into person ``into``: its faces are pinned to ``into``, so
+    every later run keeps them together. ``into`` keeps its name, or takes the merged one's.
+    Raises ``ApiError`` 404 (event or either cluster) or 422 ``same_cluster``."""
+    cluster_id = _cluster_id(raw_cluster_id)
+    if cluster_id == into:
+        raise ApiError(422, "same_cluster", "A person cannot be merged into itself.")
+    with connection() as conn:
+        event_id = get_event_id(conn, event_code)
+        _require_cluster(conn, event_id, cluster_id)
+        _require_cluster(conn, event_id, into)
+        faces = [r["id"] for r in conn.execute(
+            "SELECT id FROM faces WHERE event_id = %s AND cluster_id = %s", (event_id, cluster_id))]
+        for face_id in faces:
+            _pin(conn, event_id, face_id, into)
+        conn.execute(
+            """INSERT INTO clusters (event_id, cluster_id, name)
+               SELECT event_id, %s, name FROM clusters WHERE event_id = %s AND cluster_id = %s AND name IS NOT NULL
+               ON CONFLICT (event_id, cluster_id) DO UPDATE
+               SET name = coalesce(clusters.name, EXCLUDED.name), updated_at = now()""",
+            (into, event_id, cluster_id),
+        )
+        conn.execute("DELETE FROM clusters WHERE event_id = %s AND cluster_id = %s", (event_id, cluster_id))
+    return next(c for c in list_clusters(event_code, 3).items if c.cluster_id == into)
+
+
+def _pin(conn: psycopg.Connection, event_id: int, face_id: int, cluster_id: int) -> None:
+    # A face has one pin; pinning it to a person also withdraws "not this person" for it.
+    conn.execute(
+        """DELETE FROM face_corrections
+           WHERE face_id = %s AND (kind = 'pinned' OR (kind = 'rejected' AND cluster_id = %s))""",
+        (face_id, cluster_id),
+    )
+    conn.execute(
+        "INSERT INTO face_corrections (face_id, event_id, kind, cluster_id) VALUES (%s, %s, 'pinned', %s)",
+        (face_id, event_id, cluster_id),
+    )
+    conn.execute("UPDATE faces SET cluster_id = %s WHERE id = %s", (cluster_id, face_id))
+
+
+def move_face(raw_face_id: str, cluster_id: int | None) -> FaceAssignment:
+    """Put a face in person ``cluster_id`` of its event, or (``None``) take it out of the
+    person it is in ("not this person"): recorded so every later run does the same.
+    Raises ``ApiError`` 404 ``face_not_found`` / ``cluster_not_found``, or 422
+    ``face_excluded`` (too small or blurry to cluster) / ``not_in_cluster``."""
+    try:
+        face_id = int(raw_face_id)
+    except ValueError:
+        raise not_found("face", raw_face_id) from None
+    with connection() as conn:
+        face = conn.execute(
+            "SELECT event_id, cluster_id, excluded_reason FROM faces WHERE id = %s", (face_id,)
+        ).fetchone()
+        if face is None:
+            raise not_found("face", face_id)
+        if face["excluded_reason"]:
+            raise ApiError(422, "face_excluded",
+                           f"This face is {face['excluded_reason'].replace('_', ' ')} to be part of a person.")
+        if cluster_id is None:
+            current = face["cluster_id"]
+            if current is None or current < 0:
+                raise ApiError(422, "not_in_cluster", "This face is not in a person.")
+            conn.execute("DELETE FROM face_corrections WHERE face_id = %s AND kind = 'pinned'", (face_id,))
+            conn.execute(
+                """INSERT INTO face_corrections (face_id, event_id, kind, cluster_id)
+                   VALUES (%s, %s, 'rejected', %s) ON CONFLICT DO NOTHING""",
+                (face_id, face["event_id"], current),
+            )
+            conn.execute("UPDATE faces SET cluster_id = %s WHERE id = %s", (NOISE, face_id))
+            return FaceAssignment(face_id=face_id, cluster_id=NOISE)
+        _require_cluster(conn, face["event_id"], cluster_id)
+        _pin(conn, face["event_id"], face_id, cluster_id)
+    return FaceAssignment(face_id=face_id, cluster_id=cluster_id)

@@ -19,6 +19,7 @@ import psycopg
 from kanta import storage
 from kanta.config import get_settings
 from kanta.db import connection
+from kanta.faces.schemas import USABLE_FACE
 from kanta.images.service import bump_faces_version, thumbnail_prefix
 
 log = logging.getLogger(__name__)
@@ -105,16 +106,21 @@ def ingest_blob(blob_name: str, data: bytes) -> IngestResult:
         with connection() as conn:
             _upsert_image(conn, row, status="processed")
             conn.execute("DELETE FROM faces WHERE image_id = %s", (image_id,))
+            people = [
+                None if f.excluded else nearest_person(conn, event["id"], f.descriptor, settings.assign_max_distance)
+                for f in analysis.faces
+            ]
             with conn.cursor() as cur:
                 cur.executemany(
                     """INSERT INTO faces (image_id, event_id, bbox_x, bbox_y, bbox_width, bbox_height, descriptor,
-                                          detector, angle, score, sharpness, excluded_reason, thumbnail_blob)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                                          detector, angle, score, sharpness, excluded_reason, thumbnail_blob,
+                                          cluster_id)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                     [
                         (image_id, event["id"], f.bbox.x, f.bbox.y, f.bbox.width, f.bbox.height,
                          f.descriptor.astype(np.float32), f.detector, f.angle, f.score, f.sharpness,
-                         f.excluded, name)
-                        for f, name in zip(analysis.faces, thumbnails)
+                         f.excluded, name, person)
+                        for f, name, person in zip(analysis.faces, thumbnails, people)
                     ],
                 )
             bump_faces_version(conn, event["id"])
@@ -124,6 +130,18 @@ def ingest_blob(blob_name: str, data: bytes) -> IngestResult:
         return IngestResult("skipped", image_id, reason=f"no event {event_code!r}")
     log.info("indexed %s: %d face(s) in %.2f s", blob_name, len(analysis.faces), analysis.seconds)
     return IngestResult("processed", image_id, len(analysis.faces))
+
+
+def nearest_person(conn: psycopg.Connection, event_id: int, descriptor: np.ndarray, max_distance: float) -> int | None:
+    """Incremental assignment: the person id of the event's nearest clustered, usable face
+    if it is closer than ``max_distance`` (Euclidean), else ``None`` (left to the next run)."""
+    row = conn.execute(
+        f"""SELECT f.cluster_id, f.descriptor <-> %(q)s AS distance FROM faces f
+           WHERE f.event_id = %(e)s AND f.cluster_id >= 0 AND {USABLE_FACE}
+           ORDER BY distance LIMIT 1""",
+        {"q": descriptor.astype(np.float32), "e": event_id},
+    ).fetchone()
+    return row["cluster_id"] if row and row["distance"] <= max_distance else None
 
 
 def _upsert_image(conn: psycopg.Connection, row: dict, *, status: str, code: str | None = None,

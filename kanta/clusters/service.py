@@ -16,7 +16,6 @@ import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
-from kanta import storage
 from kanta.clusters.algorithm import ALGORITHM, NOISE, cluster_descriptors, stable_ids
 from kanta.clusters.schemas import Cluster, ClusterList, ClusterRun, ClusterSample, FaceAssignment
 from kanta.config import get_settings

@@ -1,9 +1,13 @@
-"""Selfie search: encode the largest usable face of the query photo and find the event's nearest
-faces by Euclidean distance (pgvector ``<->``), exact, nearest first."""
+"""Selfie search: encode the usable faces of the query photo and find the event's photos
+whose faces are nearest by Euclidean distance (pgvector ``<->``), exact, nearest first,
+each photo once with its best face."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import psycopg
 
 from kanta.config import get_settings
 from kanta.db import connection
@@ -11,15 +15,37 @@ from kanta.events.service import get_event_id
 from kanta.faces.schemas import BBOX_COLUMNS, USABLE_FACE, BBox
 from kanta.http import ApiError
 from kanta.images.service import face_urls, read_url_expiry
-from kanta.search.schemas import Match, QueryFace, SearchQuery, SearchResult
+from kanta.search.schemas import Match, PersonMatch, QueryFace, SearchQuery, SearchResult
+
+# Best face per photo among faces within the distance, then the nearest photos.
+_NEAREST_PHOTOS = f"""
+SELECT * FROM (
+    SELECT DISTINCT ON (f.image_id)
+           f.id AS face_id, f.image_id, f.cluster_id, {BBOX_COLUMNS}, i.blob_name, f.thumbnail_blob,
+           f.descriptor <-> %(q)s AS distance
+    FROM faces f JOIN images i ON i.id = f.image_id
+    WHERE f.event_id = %(e)s AND {USABLE_FACE} AND f.descriptor <-> %(q)s <= %(max)s
+    ORDER BY f.image_id, distance, f.id
+) best
+ORDER BY distance, face_id
+LIMIT %(k)s
+"""
+
+
+def _nearest_photos(conn: psycopg.Connection, event_id: int, descriptor: np.ndarray, max_distance: float,
+                    top_k: int) -> list[dict[str, Any]]:
+    return conn.execute(
+        _NEAREST_PHOTOS, {"q": descriptor.astype(np.float32), "e": event_id, "max": max_distance, "k": top_k}
+    ).fetchall()
 
 
 def search_event(event_code: str, image: bytes, query: SearchQuery) -> SearchResult:
-    """Find the faces of event ``event_code`` nearest to the largest face in ``image``.
+    """Find the photos of event ``event_code`` showing the person (or, with ``faces=all``, the
+    people) in ``image``.
 
     Raises ``ApiError`` 404 (unknown event), 413 ``payload_too_large`` (over
-    ``KANTA_MAX_QUERY_IMAGE_BYTES``), 422 ``invalid_image`` (not a decodable image) or 422
-    ``no_face`` (no face found in the photo).
+    ``KANTA_MAX_QUERY_IMAGE_BYTES``), 422 ``invalid_image`` (not a decodable image), 422
+    ``no_face`` (no face found) or ``face_unusable`` (every face too small or blurry).
     """
     # Imported here: only search loads dlib among the HTTP functions, on its first call.
     from kanta.faces.pipeline import ImageRejected, analyse_image, analysis_settings
@@ -42,27 +68,50 @@ def search_event(event_code: str, image: bytes, query: SearchQuery) -> SearchRes
         raise ApiError(422, "face_unusable",
                        f"The face in the photo is {' and '.join(r.replace('_', ' ') for r in reasons)} to search with. "
                        "Use a sharper, closer photo.")
-    used = max(usable, key=lambda i: analysis.faces[i].bbox.area)
-    descriptor = analysis.faces[used].descriptor.astype(np.float32)
+    used = usable if query.faces == "all" else [max(usable, key=lambda i: analysis.faces[i].bbox.area)]
     max_distance = query.max_distance if query.max_distance is not None else settings.search_max_distance
+
+    best: dict[Any, tuple[int, dict[str, Any]]] = {}  # image id → (query face, row)
     with connection() as conn:
-        rows = conn.execute(
-            f"""SELECT f.id AS face_id, f.image_id, f.cluster_id, {BBOX_COLUMNS}, i.blob_name, f.thumbnail_blob,
-                       f.descriptor <-> %(q)s AS distance
-                FROM faces f JOIN images i ON i.id = f.image_id
-                WHERE f.event_id = %(e)s AND {USABLE_FACE} AND f.descriptor <-> %(q)s <= %(max)s
-                ORDER BY distance, f.id
-                LIMIT %(k)s""",
-            {"q": descriptor, "e": event_id, "max": max_distance, "k": query.top_k},
-        ).fetchall()
+        for q in used:
+            for row in _nearest_photos(conn, event_id, analysis.faces[q].descriptor, max_distance, query.top_k):
+                if row["image_id"] not in best or row["distance"] < best[row["image_id"]][1]["distance"]:
+                    best[row["image_id"]] = (q, row)
+        ranked = sorted(best.values(), key=lambda qr: (qr[1]["distance"], qr[1]["face_id"]))[: query.top_k]
+        cluster_ids = sorted({r["cluster_id"] for _, r in ranked if r["cluster_id"] is not None and r["cluster_id"] >= 0})
+        names = {
+            r["cluster_id"]: r["name"]
+            for r in conn.execute(
+                "SELECT cluster_id, name FROM clusters WHERE event_id = %s AND cluster_id = ANY(%s)",
+                (event_id, cluster_ids),
+            )
+        }
     expires_at = read_url_expiry()
-    return SearchResult(
+    matches = [
+        Match(face_id=r["face_id"], image_id=r["image_id"], cluster_id=r["cluster_id"], distance=r["distance"],
+              query_face=q, bbox=BBox.from_row(r), **face_urls(r, expires_at))
+        for q, r in ranked
+    ]
+    people = [
+        PersonMatch(
+            cluster_id=c,
+            name=names.get(c),
+            photo_count=sum(m.cluster_id == c for m in matches),
+            best_distance=min(m.distance for m in matches if m.cluster_id == c),
+        )
+        for c in cluster_ids
+    ]
+    people.sort(key=lambda p: (p.best_distance, p.cluster_id))
+    result = SearchResult(
         query_faces=[
-            QueryFace(bbox=BBox(**vars(f.bbox)), used=i == used) for i, f in enumerate(analysis.faces)
+            QueryFace(bbox=BBox(**vars(f.bbox)), used=i in used, excluded_reason=f.excluded)
+            for i, f in enumerate(analysis.faces)
         ],
-        matches=[
-            Match(face_id=r["face_id"], image_id=r["image_id"], cluster_id=r["cluster_id"],
-                  distance=r["distance"], bbox=BBox.from_row(r), **face_urls(r, expires_at))
-            for r in rows
-        ],
+        matches=matches,
+        people=people,
     )
+    if not matches:
+        result.reason = "no_match"
+        result.message = (f"No face in this event is within distance {max_distance:g} of yours: "
+                          "you may not be in any photo yet.")
+    return result

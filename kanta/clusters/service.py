@@ -24,6 +24,7 @@ from kanta.events.service import RUNNING_SQL, get_event_id
 from kanta.faces.schemas import BBOX_COLUMNS, USABLE_FACE, BBox
 from kanta.http import ApiError, not_found
 from kanta.images.service import face_urls, read_url_expiry
+from kanta.search.index import ensure_event_index
 
 log = logging.getLogger(__name__)
 
@@ -115,15 +116,18 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
 
 
 def recluster_due_events() -> list[ClusterRun]:
-    """Re-cluster every running event whose faces changed since its last run (the timer's job)."""
+    """Re-cluster every running event whose faces changed since its last run, and give the
+    large ones a search index (the timer's job)."""
     with connection() as conn:
-        codes = [
-            r["code"]
-            for r in conn.execute(
-                f"SELECT e.code FROM events e WHERE {RUNNING_SQL} AND e.faces_version > e.clustered_version ORDER BY e.id"
-            )
-        ]
-    return [recluster_event(code, trigger="timer") for code in codes]
+        due = conn.execute(
+            f"SELECT e.id, e.code FROM events e WHERE {RUNNING_SQL} AND e.faces_version > e.clustered_version ORDER BY e.id"
+        ).fetchall()
+    runs = []
+    for event in due:
+        runs.append(recluster_event(event["code"], trigger="timer"))
+        # Large events get their own ANN index for search (kanta.search.index).
+        ensure_event_index(get_settings().database_url, event["id"])
+    return runs
 
 
 def list_clusters(event_code: str, sample_size: int) -> ClusterList:

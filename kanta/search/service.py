@@ -15,28 +15,39 @@ from kanta.events.service import get_event_id
 from kanta.faces.schemas import BBOX_COLUMNS, USABLE_FACE, BBox
 from kanta.http import ApiError
 from kanta.images.service import face_urls, read_url_expiry
+from kanta.search.index import EF_SEARCH
 from kanta.search.schemas import Match, PersonMatch, QueryFace, SearchQuery, SearchResult
 
-# Best face per photo among faces within the distance, then the nearest photos.
-_NEAREST_PHOTOS = f"""
-SELECT * FROM (
-    SELECT DISTINCT ON (f.image_id)
-           f.id AS face_id, f.image_id, f.cluster_id, {BBOX_COLUMNS}, i.blob_name, f.thumbnail_blob,
+# Nearest usable faces of one event. The inner ORDER BY ... LIMIT on ``faces`` alone is the
+# shape an HNSW index (kanta.search.index) can serve; without one it is an exact scan.
+_NEAREST_FACES = f"""
+SELECT c.*, i.blob_name FROM (
+    SELECT f.id AS face_id, f.image_id, f.cluster_id, {BBOX_COLUMNS}, f.thumbnail_blob,
            f.descriptor <-> %(q)s AS distance
-    FROM faces f JOIN images i ON i.id = f.image_id
-    WHERE f.event_id = %(e)s AND {USABLE_FACE} AND f.descriptor <-> %(q)s <= %(max)s
-    ORDER BY f.image_id, distance, f.id
-) best
-ORDER BY distance, face_id
-LIMIT %(k)s
+    FROM faces f
+    WHERE f.event_id = %(e)s AND {USABLE_FACE}
+    ORDER BY f.descriptor <-> %(q)s
+    LIMIT %(n)s
+) c JOIN images i ON i.id = c.image_id
+ORDER BY c.distance, c.face_id
 """
 
 
-def _nearest_photos(conn: psycopg.Connection, event_id: int, descriptor: np.ndarray, max_distance: float,
-                    top_k: int) -> list[dict[str, Any]]:
-    return conn.execute(
-        _NEAREST_PHOTOS, {"q": descriptor.astype(np.float32), "e": event_id, "max": max_distance, "k": top_k}
+def nearest_photos(conn: psycopg.Connection, event_id: int, descriptor: np.ndarray, max_distance: float,
+                   top_k: int) -> list[dict[str, Any]]:
+    """The event's ``top_k`` photos nearest to ``descriptor`` (``(128,)``), each once with its
+    nearest face, within ``max_distance`` (Euclidean), nearest first."""
+    # A photo rarely holds two faces of one person: three candidates per photo suffice.
+    candidates = min(max(3 * top_k, 60), EF_SEARCH)
+    conn.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
+    rows = conn.execute(
+        _NEAREST_FACES, {"q": descriptor.astype(np.float32), "e": event_id, "n": candidates}
     ).fetchall()
+    best: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        if row["distance"] <= max_distance and row["image_id"] not in best:
+            best[row["image_id"]] = row
+    return list(best.values())[:top_k]
 
 
 def search_event(event_code: str, image: bytes, query: SearchQuery) -> SearchResult:
@@ -74,7 +85,7 @@ def search_event(event_code: str, image: bytes, query: SearchQuery) -> SearchRes
     best: dict[Any, tuple[int, dict[str, Any]]] = {}  # image id → (query face, row)
     with connection() as conn:
         for q in used:
-            for row in _nearest_photos(conn, event_id, analysis.faces[q].descriptor, max_distance, query.top_k):
+            for row in nearest_photos(conn, event_id, analysis.faces[q].descriptor, max_distance, query.top_k):
                 if row["image_id"] not in best or row["distance"] < best[row["image_id"]][1]["distance"]:
                     best[row["image_id"]] = (q, row)
         ranked = sorted(best.values(), key=lambda qr: (qr[1]["distance"], qr[1]["face_id"]))[: query.top_k]

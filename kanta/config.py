@@ -34,12 +34,21 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", populate_by_name=True)
 
-    # PostgreSQL DSN (libpq URI or key=value). Locally, scripts/start points it at pgserver.
+    # PostgreSQL DSN (libpq URI or key=value). Locally, scripts/start points it at pgserver;
+    # in Azure it names the server, database and the managed identity as user, no password.
     database_url: str = Field("", validation_alias=AliasChoices("KANTA_DATABASE_URL"))
+    # How connections log in (kanta.db): "password" = whatever the DSN carries; "entra" = a
+    # fresh Microsoft Entra token of the managed identity KANTA_DATABASE_CLIENT_ID per new
+    # connection (Azure Database for PostgreSQL with Entra-only authentication).
+    database_auth: Literal["password", "entra"] = Field("password", validation_alias=AliasChoices("KANTA_DATABASE_AUTH"))
+    database_client_id: str = Field("", validation_alias=AliasChoices("KANTA_DATABASE_CLIENT_ID"))
     db_pool_min_size: int = Field(1, validation_alias=AliasChoices("KANTA_DB_POOL_MIN_SIZE"))
     db_pool_max_size: int = Field(4, validation_alias=AliasChoices("KANTA_DB_POOL_MAX_SIZE"))
     # Seconds to wait for a pooled connection before the request fails as unavailable.
     db_pool_timeout_s: float = Field(10.0, validation_alias=AliasChoices("KANTA_DB_POOL_TIMEOUT"))
+    # Seconds a pooled connection lives: well under an Entra token's 60-90 min lifetime, so a
+    # revoked identity loses its open connections within this time (psycopg_pool max_lifetime).
+    db_pool_max_lifetime_s: float = Field(1800.0, validation_alias=AliasChoices("KANTA_DB_POOL_MAX_LIFETIME"))
 
     # Storage: a connection string locally (Azurite) ...
     storage_connection_string: str = Field("", validation_alias=AliasChoices(STORAGE_CONNECTION))

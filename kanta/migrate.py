@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
+from kanta.db import connect
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 _FILE_RE = re.compile(r"^(\d{3,})_([a-z0-9_]+)\.sql$")
@@ -61,8 +61,9 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-def migrate(dsn: str, sql_dir: Path = SQL_DIR) -> list[int]:
-    """Apply pending migrations to the database at ``dsn``; return the versions applied.
+def migrate(dsn: str | None = None, sql_dir: Path = SQL_DIR) -> list[int]:
+    """Apply pending migrations to the database at ``dsn`` (default ``KANTA_DATABASE_URL``,
+    authenticated as ``KANTA_DATABASE_AUTH`` says); return the versions applied.
 
     Raises ``MigrationError`` (see ``discover``; also for a changed applied file) and
     ``psycopg.Error`` when the database refuses a statement (that file's transaction is
@@ -70,7 +71,7 @@ def migrate(dsn: str, sql_dir: Path = SQL_DIR) -> list[int]:
     """
     migrations = discover(sql_dir)
     applied_now: list[int] = []
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             conn.execute(
@@ -111,11 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kanta.migrate", description=__doc__.splitlines()[0])
     parser.add_argument("--dsn", default=None, help="PostgreSQL DSN (default: KANTA_DATABASE_URL)")
     args = parser.parse_args(argv)
-    dsn = args.dsn or get_settings().database_url
-    if not dsn:
+    if not (args.dsn or get_settings().database_url):
         parser.error("no DSN: pass --dsn or set KANTA_DATABASE_URL")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    applied = migrate(dsn)
+    applied = migrate(args.dsn)
     print(f"applied {len(applied)} migration(s)" + (f": {applied}" if applied else "; schema is up to date"))
     return 0
 

@@ -23,6 +23,7 @@ from azure.storage.blob import (
     generate_blob_sas,
 )
 
+from kanta import identity
 from kanta.config import FACES_CONTAINER, UPLOADS_CONTAINER, get_settings
 
 
@@ -34,16 +35,18 @@ class StorageNotConfigured(RuntimeError):
 def get_blob_service() -> BlobServiceClient:
     """Return the process-wide ``BlobServiceClient`` for the uploads account.
 
+    ``KANTA_STORAGE`` (a connection string, e.g. Azurite's) wins when set; otherwise
+    ``KANTA_STORAGE__blobServiceUri`` with the Managed Identity of
+    ``KANTA_STORAGE__clientId``. TLS certificates are verified as the SDK's transport does
+    by default (``requests``: its CA bundle, or ``REQUESTS_CA_BUNDLE``).
+
     Raises ``StorageNotConfigured`` when ``KANTA_STORAGE`` is not set either way.
     """
     settings = get_settings()
     if settings.storage_connection_string:
         return BlobServiceClient.from_connection_string(settings.storage_connection_string)
     if settings.storage_blob_service_uri:
-        # Imported here: azure-identity is only needed on the Managed Identity path.
-        from azure.identity import ManagedIdentityCredential
-
-        credential = ManagedIdentityCredential(client_id=settings.storage_client_id or None)
+        credential = identity.managed_identity_credential(settings.storage_client_id)
         return BlobServiceClient(settings.storage_blob_service_uri, credential=credential)
     raise StorageNotConfigured("set KANTA_STORAGE (connection string) or KANTA_STORAGE__blobServiceUri")
 
@@ -67,23 +70,49 @@ def faces_container() -> ContainerClient:
 
 
 class _DelegationKeyCache:
-    """Caches one user delegation key and renews it an hour before it expires."""
+    """Caches the user delegation key of one blob service and renews it before it runs out.
 
-    # Azure accepts delegation keys valid for at most 7 days; one day is plenty.
+    A user delegation SAS stops working when the key that signed it expires, so a key is
+    used only for SAS that end at least ``RENEW_BEFORE`` before the key does; otherwise a
+    new key is fetched (one Get User Delegation Key request, not one per URL).
+    """
+
+    # Azure accepts delegation keys valid for at most 7 days; one day is plenty for the
+    # minutes-to-hours SAS Kanta signs, and a leaked key is then useful for a day at most.
     KEY_LIFETIME = dt.timedelta(days=1)
+    MAX_KEY_LIFETIME = dt.timedelta(days=7)
     RENEW_BEFORE = dt.timedelta(hours=1)
+    # Start the key a little in the past: the service's clock may be behind ours.
+    CLOCK_SKEW = dt.timedelta(minutes=5)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key: UserDelegationKey | None = None
         self._expires: dt.datetime | None = None
+        # URL of the service the key came from: a key is only valid on its own account.
+        self._service_url: str | None = None
 
     def get(self, service: BlobServiceClient, needed_until: dt.datetime) -> UserDelegationKey:
+        """Return a key of ``service`` valid until at least ``needed_until`` (timezone-aware)
+        plus ``RENEW_BEFORE``, fetching a new one when the cached one is not.
+
+        Raises ``ValueError`` when ``needed_until`` is more than 7 days away (Azure's limit
+        for delegation keys) and ``azure.core.exceptions.HttpResponseError`` when the
+        service refuses the key (e.g. the identity lacks Storage Blob Delegator).
+        """
         with self._lock:
-            if self._key is None or self._expires - self.RENEW_BEFORE < needed_until:
+            if (
+                self._key is None
+                or self._service_url != service.url
+                or self._expires - self.RENEW_BEFORE < needed_until
+            ):
                 now = dt.datetime.now(dt.UTC)
-                self._expires = now + self.KEY_LIFETIME
-                self._key = service.get_user_delegation_key(now - dt.timedelta(minutes=5), self._expires)
+                if needed_until > now + self.MAX_KEY_LIFETIME:
+                    raise ValueError(f"a user delegation SAS cannot last past {self.MAX_KEY_LIFETIME} from now")
+                lifetime = min(max(self.KEY_LIFETIME, needed_until - now + self.RENEW_BEFORE), self.MAX_KEY_LIFETIME)
+                self._key = service.get_user_delegation_key(now - self.CLOCK_SKEW, now + lifetime)
+                self._expires = now + lifetime
+                self._service_url = service.url
             return self._key
 
 
@@ -95,9 +124,11 @@ def blob_sas_url(
 ) -> str:
     """Return a URL for one blob of ``container`` carrying a SAS for ``permission``.
 
-    ``expires_at`` must be timezone-aware. Signed with the account key when the client has
-    one (Azurite), else with a user delegation key (Managed Identity). The start time is
-    set 5 minutes back to tolerate clock skew between us and the client.
+    ``expires_at`` must be timezone-aware; the SAS carries it to the second (UTC). Signed
+    with the account key when the client has one (connection string, Azurite), else with a
+    user delegation key (Managed Identity; see ``_DelegationKeyCache.get`` for its errors).
+    The start time is set 5 minutes back to tolerate clock skew between us and the client.
+    When the blob endpoint is https the SAS allows https only.
     """
     service = get_blob_service()
     start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
@@ -108,6 +139,12 @@ def blob_sas_url(
         permission=permission,
         expiry=expires_at,
         start=start,
+        # The storage endpoint checks the protocol of each request against the SAS: over
+        # https, a SAS leaked into a plain-http request would be refused. Decided by the
+        # endpoint that checks the SAS, not KANTA_PUBLIC_BLOB_ENDPOINT: an https tunnel in
+        # front of an http Azurite reaches it over http. Azurite locally speaks http, so
+        # there the SAS names no protocol (both allowed), as before.
+        protocol="https" if service.scheme == "https" else None,
     )
     account_key = getattr(service.credential, "account_key", None)
     if account_key:

@@ -455,11 +455,16 @@ def test_photo_over_a_configured_limit_marks_image_failed(api, functions, event,
     assert_processed(api, image_id, faces=1)
 
 
-def test_blob_of_unknown_event_is_skipped(functions):
-    """No event to attach it to: no row, and no exception (a retry could not help)."""
+def test_blob_of_unknown_event_is_skipped_and_deleted(functions):
+    """No event to attach it to (say, deleted while a guest uploaded): no row, no exception (a
+    retry could not help), and the orphaned blob is deleted."""
+    from kanta.storage import uploads_container
+
     blob_name = f"{new_code()}/{uuid.uuid4()}.jpg"
-    run_blob_trigger(functions, blob_name, photo(FACE))
+    put_blob(blob_name, photo(FACE))
+    run_blob_trigger(functions, blob_name)
     assert image_rows(blob_name) == 0
+    assert not uploads_container().get_blob_client(blob_name).exists()
 
 
 @pytest.mark.parametrize("layout", ["{code}/nested/{id}.jpg", "{code}//{id}.jpg", "{id}.jpg", "{code}/sub/"])

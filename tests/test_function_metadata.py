@@ -13,6 +13,7 @@ from kanta.local.services import ROOT
 
 HTTP = {
     "health": ("health", ["GET"], "ANONYMOUS"),
+    "run_migrations": ("migrations", ["POST"], "ADMIN"),
     "create_event": ("events", ["POST"], "FUNCTION"),
     "list_events": ("events", ["GET"], "FUNCTION"),
     "get_event": ("events/{code}", ["GET"], "FUNCTION"),

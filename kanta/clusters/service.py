@@ -126,7 +126,7 @@ def recluster_due_events() -> list[ClusterRun]:
     for event in due:
         runs.append(recluster_event(event["code"], trigger="timer"))
         # Large events get their own ANN index for search (kanta.search.index).
-        ensure_event_index(get_settings().database_url, event["id"])
+        ensure_event_index(None, event["id"])
     return runs
 
 

@@ -60,8 +60,8 @@ def image_id_for_blob(conn: psycopg.Connection, blob_name: str) -> uuid.UUID:
 def ingest_blob(blob_name: str, data: bytes) -> IngestResult:
     """Index one blob of the uploads container named ``{event_code}/{file}`` (bytes ``data``).
 
-    Returns ``skipped`` for a name outside that layout or under an unknown event (logged;
-    there is no event to attach a row to), ``failed`` for bytes that are not a usable image
+    Returns ``skipped`` for a name outside that layout (logged) or under an unknown event
+    (logged, and the blob deleted: there is no event to attach it to), ``failed`` for bytes that are not a usable image
     (row marked failed with the reason), else ``processed``.
     Raises ``psycopg.OperationalError`` when the database is unreachable (host retries).
     """
@@ -76,7 +76,10 @@ def ingest_blob(blob_name: str, data: bytes) -> IngestResult:
     with connection() as conn:
         event = conn.execute("SELECT id FROM events WHERE code = %s", (event_code,)).fetchone()
         if event is None:
-            log.warning("skipping blob %r: no event %r", blob_name, event_code)
+            # An upload that arrived after its event was deleted (upload URLs outlive the
+            # deletion by up to KANTA_UPLOAD_URL_TTL): nobody can ever see it, so delete it.
+            log.warning("deleting blob %r: no event %r", blob_name, event_code)
+            storage.delete_blobs([blob_name])
             return IngestResult("skipped", reason=f"no event {event_code!r}")
         image_id = image_id_for_blob(conn, blob_name)
 

@@ -16,6 +16,8 @@ import logging
 import psycopg
 from psycopg import sql
 
+from kanta.db import connect
+
 log = logging.getLogger(__name__)
 
 #: Usable faces an event needs before it gets its own HNSW index.
@@ -29,15 +31,15 @@ def index_name(event_id: int) -> str:
     return f"faces_hnsw_event_{int(event_id)}"
 
 
-def ensure_event_index(dsn: str, event_id: int, min_faces: int = MIN_FACES) -> bool:
+def ensure_event_index(dsn: str | None, event_id: int, min_faces: int = MIN_FACES) -> bool:
     """Create event ``event_id``'s partial HNSW index if it has at least ``min_faces`` usable
     faces and none exists; return whether the index exists afterwards.
 
     Uses ``CREATE INDEX CONCURRENTLY`` (writes go on meanwhile), so it opens its own
-    autocommit connection to ``dsn``. Raises ``psycopg.Error`` on database errors.
+    autocommit connection to ``dsn`` (``None``: ``KANTA_DATABASE_URL``). Raises ``psycopg.Error`` on database errors.
     """
     name = index_name(event_id)
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with connect(dsn, autocommit=True) as conn:
         if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0]:
             return True
         count = conn.execute(

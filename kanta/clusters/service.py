@@ -16,7 +16,7 @@ import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
-from kanta.clusters.algorithm import ALGORITHM, NOISE, cluster_descriptors, stable_ids
+from kanta.clusters.algorithm import NOISE, cluster_descriptors, stable_ids
 from kanta.clusters.schemas import Cluster, ClusterList, ClusterRun, ClusterSample, FaceAssignment
 from kanta.config import get_settings
 from kanta.db import connection
@@ -24,7 +24,6 @@ from kanta.events.service import RUNNING_SQL, get_event_id
 from kanta.faces.schemas import BBOX_COLUMNS, USABLE_FACE, BBox
 from kanta.http import ApiError, not_found
 from kanta.images.service import face_urls, read_url_expiry
-from kanta.search.index import ensure_event_index
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +48,8 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
             "SELECT pg_try_advisory_xact_lock(%s::int, %s::int) AS ok", (_LOCK_NAMESPACE, event_id)
         ).fetchone()["ok"]
         if not locked:
-            return ClusterRun(event_code=event_code, status="skipped", trigger=trigger, algorithm=ALGORITHM,
-                              parameters=parameters, started_at=started_at, face_count=0, cluster_count=0,
+            return ClusterRun(event_code=event_code, status="skipped", trigger=trigger,
+                              algorithm=settings.cluster_algorithm, parameters=parameters, started_at=started_at, face_count=0, cluster_count=0,
                               noise_count=0, kept_count=0, seconds=time.perf_counter() - started)
         # Read the version before the faces: anything committed before this read is also
         # in the faces read next, so recording it never hides a change.
@@ -76,7 +75,8 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
                     rejected.setdefault(index[c["face_id"]], set()).add(c["cluster_id"])
         descriptors = np.array([r["descriptor"].to_numpy() for r in rows]) if rows else np.empty((0, 128))
         previous = np.array([r["previous"] for r in rows], dtype=np.int64)
-        labels = cluster_descriptors(descriptors, eps=settings.cluster_eps, min_samples=settings.cluster_min_samples)
+        labels = cluster_descriptors(descriptors, algorithm=settings.cluster_algorithm, eps=settings.cluster_eps,
+                                     min_samples=settings.cluster_min_samples)
         ids, next_id = stable_ids(labels, previous, pinned=pinned, rejected=rejected,
                                   next_id=event["next_cluster_id"])
         conn.execute(
@@ -89,7 +89,7 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
             event_code=event_code,
             status="done",
             trigger=trigger,
-            algorithm=ALGORITHM,
+            algorithm=settings.cluster_algorithm,
             parameters=parameters,
             started_at=started_at,
             face_count=len(rows),
@@ -102,8 +102,8 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
             """INSERT INTO cluster_runs (event_id, started_at, trigger, algorithm, parameters, face_count,
                                          cluster_count, noise_count, kept_count, seconds)
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            (event_id, started_at, trigger, ALGORITHM, Jsonb(parameters), run.face_count, run.cluster_count,
-             run.noise_count, run.kept_count, run.seconds),
+            (event_id, started_at, trigger, settings.cluster_algorithm, Jsonb(parameters), run.face_count,
+             run.cluster_count, run.noise_count, run.kept_count, run.seconds),
         )
         conn.execute(
             """UPDATE events SET clustered_version = %s, last_clustered_at = now(), next_cluster_id = %s
@@ -116,8 +116,7 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
 
 
 def recluster_due_events() -> list[ClusterRun]:
-    """Re-cluster every running event whose faces changed since its last run, and give the
-    large ones a search index (the timer's job)."""
+    """Re-cluster every running event whose faces changed since its last run (the timer's job)."""
     with connection() as conn:
         due = conn.execute(
             f"SELECT e.id, e.code FROM events e WHERE {RUNNING_SQL} AND e.faces_version > e.clustered_version ORDER BY e.id"
@@ -125,8 +124,6 @@ def recluster_due_events() -> list[ClusterRun]:
     runs = []
     for event in due:
         runs.append(recluster_event(event["code"], trigger="timer"))
-        # Large events get their own ANN index for search (kanta.search.index).
-        ensure_event_index(None, event["id"])
     return runs
 
 

@@ -12,7 +12,7 @@ from kanta import storage
 from kanta.db import connection
 from kanta.events.schemas import EVENT_CODE_PATTERN, Event, EventCreate, EventUpdate
 from kanta.http import ApiError, not_found
-from kanta.search.index import drop_event_index
+from kanta.search import descriptors
 
 #: SQL predicate for "the event is happening now"; open-ended bounds count as running.
 RUNNING_SQL = "((e.starts_at IS NULL OR e.starts_at <= now()) AND (e.ends_at IS NULL OR e.ends_at > now()))"
@@ -109,4 +109,4 @@ def delete_event(code: str) -> None:
     with connection() as conn:
         deleted = conn.execute("DELETE FROM events WHERE code = %s RETURNING id", (code,)).fetchone()
         if deleted:
-            drop_event_index(conn, deleted["id"])
+            descriptors.forget(deleted["id"])

@@ -1,6 +1,6 @@
 """Selfie search: encode the usable faces of the query photo and find the event's photos
-whose faces are nearest by Euclidean distance (pgvector ``<->``), exact, nearest first,
-each photo once with its best face."""
+whose faces are nearest by Euclidean distance, exact (``kanta.search.descriptors``), nearest
+first, each photo once with its best face."""
 
 from __future__ import annotations
 
@@ -12,41 +12,37 @@ import psycopg
 from kanta.config import get_settings
 from kanta.db import connection
 from kanta.events.service import get_event_id
-from kanta.faces.schemas import BBOX_COLUMNS, USABLE_FACE, BBox
+from kanta.faces.schemas import BBOX_COLUMNS, BBox
 from kanta.http import ApiError
 from kanta.images.service import face_urls, read_url_expiry
-from kanta.search.index import EF_SEARCH
+from kanta.search.descriptors import nearest_faces
 from kanta.search.schemas import Match, PersonMatch, QueryFace, SearchQuery, SearchResult
 
-# Nearest usable faces of one event. The inner ORDER BY ... LIMIT on ``faces`` alone is the
-# shape an HNSW index (kanta.search.index) can serve; without one it is an exact scan.
-_NEAREST_FACES = f"""
-SELECT c.*, i.blob_name FROM (
-    SELECT f.id AS face_id, f.image_id, f.cluster_id, {BBOX_COLUMNS}, f.thumbnail_blob,
-           f.descriptor <-> %(q)s AS distance
-    FROM faces f
-    WHERE f.event_id = %(e)s AND {USABLE_FACE}
-    ORDER BY f.descriptor <-> %(q)s
-    LIMIT %(n)s
-) c JOIN images i ON i.id = c.image_id
-ORDER BY c.distance, c.face_id
+# Metadata of the candidate faces; a face deleted since the copy was read is simply absent.
+_FACES_BY_ID = f"""
+SELECT f.id AS face_id, f.image_id, f.cluster_id, {BBOX_COLUMNS}, f.thumbnail_blob, i.blob_name
+FROM faces f JOIN images i ON i.id = f.image_id
+WHERE f.id = ANY(%s) AND f.event_id = %s
 """
+#: Candidate faces per photo asked for: a photo rarely holds two faces of one person.
+CANDIDATES_PER_PHOTO = 3
 
 
 def nearest_photos(conn: psycopg.Connection, event_id: int, descriptor: np.ndarray, max_distance: float,
                    top_k: int) -> list[dict[str, Any]]:
     """The event's ``top_k`` photos nearest to ``descriptor`` (``(128,)``), each once with its
-    nearest face, within ``max_distance`` (Euclidean), nearest first."""
-    # A photo rarely holds two faces of one person: three candidates per photo suffice.
-    candidates = min(max(3 * top_k, 60), EF_SEARCH)
-    conn.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
-    rows = conn.execute(
-        _NEAREST_FACES, {"q": descriptor.astype(np.float32), "e": event_id, "n": candidates}
-    ).fetchall()
+    nearest face, within ``max_distance`` (Euclidean), nearest first. Exact
+    (``kanta.search.descriptors``)."""
+    candidates = [(f, d) for f, d in nearest_faces(conn, event_id, descriptor, max(CANDIDATES_PER_PHOTO * top_k, 60))
+                  if d <= max_distance]
+    if not candidates:
+        return []
+    rows = {r["face_id"]: r for r in conn.execute(_FACES_BY_ID, ([f for f, _ in candidates], event_id))}
     best: dict[Any, dict[str, Any]] = {}
-    for row in rows:
-        if row["distance"] <= max_distance and row["image_id"] not in best:
-            best[row["image_id"]] = row
+    for face_id, distance in candidates:  # nearest first
+        row = rows.get(face_id)
+        if row is not None and row["image_id"] not in best:
+            best[row["image_id"]] = row | {"distance": distance}
     return list(best.values())[:top_k]
 
 

@@ -81,7 +81,7 @@ the largest threshold with no false match, for ``KANTA_SEARCH_MAX_DISTANCE``.
 
 Run from the repository root (works from any directory)::
 
-    .venv/bin/python bench/cluster.py                      # about 6 minutes on this machine
+    .venv/bin/python bench/cluster.py                      # about 14 minutes on this machine
     .venv/bin/python bench/cluster.py --sizes 1000,10000 --json bench/results/cluster.json
 """
 

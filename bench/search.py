@@ -24,7 +24,7 @@ distances about 0.9, as with dlib's descriptors. Queries are a known face plus n
 selfie of someone at the event). Latency is the wall time of ``execute`` + ``fetchall`` over
 a Unix socket, p50 and p95 over ``--queries`` queries after 20 warm-up queries.
 
-Run: ``.venv/bin/python bench/search.py`` (about 10 minutes at the default sizes on 2 cores;
+Run: ``.venv/bin/python bench/search.py`` (about 8 minutes at the default sizes on 2 cores;
 ``--big-events 1 --big-size 20000`` for a quick look).
 """
 

@@ -7,6 +7,7 @@ Identity) is the only thing not present, and tests that stand in for it say so.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -39,25 +40,27 @@ def services() -> Iterator[dict[str, str]]:
     """Start PostgreSQL and Azurite once per test session, migrate, and point Kanta at them."""
     root = Path(tempfile.mkdtemp(prefix="kanta-test-"))
     root.chmod(0o755)  # pgserver runs postgres as an unprivileged user when we are root
-    postgres = LocalPostgres(root / "pgdata").start()
-    azurite = LocalAzurite(root / "azurite", free_port(), free_port()).start()
-    env = {
-        "KANTA_DATABASE_URL": postgres.dsn("kanta_test"),
-        "KANTA_STORAGE": azurite.connection_string,
-        "KANTA_RECLUSTER_SCHEDULE": "0 */10 * * * *",
-        "KANTA_DB_POOL_TIMEOUT": "5",
-    }
-    os.environ.update(env)
-    reset_clients()
-    from kanta.migrate import migrate
-    from kanta.storage import ensure_containers
+    with contextlib.ExitStack() as stack:
+        # Registered as they start: a failure later in setup still stops what started.
+        postgres = LocalPostgres(root / "pgdata").start()
+        stack.callback(postgres.stop)
+        azurite = LocalAzurite(root / "azurite", free_port(), free_port()).start()
+        stack.callback(azurite.stop)
+        stack.callback(reset_clients)
+        env = {
+            "KANTA_DATABASE_URL": postgres.dsn("kanta_test"),
+            "KANTA_STORAGE": azurite.connection_string,
+            "KANTA_RECLUSTER_SCHEDULE": "0 */10 * * * *",
+            "KANTA_DB_POOL_TIMEOUT": "5",
+        }
+        os.environ.update(env)
+        reset_clients()
+        from kanta.migrate import migrate
+        from kanta.storage import ensure_containers
 
-    migrate(env["KANTA_DATABASE_URL"])
-    ensure_containers()
-    yield env
-    reset_clients()
-    azurite.stop()
-    postgres.stop()
+        migrate(env["KANTA_DATABASE_URL"])
+        ensure_containers()
+        yield env
 
 
 @pytest.fixture(scope="session")

@@ -59,7 +59,7 @@ def auth_kwargs(settings: Settings | None = None) -> dict[str, str]:
 
 
 def connect(dsn: str | None = None, **kwargs: Any) -> psycopg.Connection:
-    """Open one connection outside the pool (migrations, ``CREATE INDEX CONCURRENTLY``),
+    """Open one connection outside the pool (migrations: autocommit and advisory locks),
     authenticated as ``KANTA_DATABASE_AUTH`` says. ``dsn`` defaults to ``KANTA_DATABASE_URL``;
     ``kwargs`` go to ``psycopg.connect`` (e.g. ``autocommit=True``).
 

@@ -111,7 +111,7 @@ def test_each_new_connection_logs_in_with_a_fresh_token(entra, api):
     with pool.connection() as first, pool.connection() as second:  # the second is opened now
         for conn in (first, second):
             assert conn.execute("SELECT current_user AS u").fetchone()["u"] == ROLE
-    with db.connect() as conn:  # one-off connections (migrations, CREATE INDEX CONCURRENTLY)
+    with db.connect() as conn:  # one-off connections (migrations)
         assert conn.execute("SELECT current_user").fetchone()[0] == ROLE
 
 

@@ -27,7 +27,7 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
 
 # ADMIN level: only the host's master key may call it (the azd postdeploy hook fetches it
 # with `az functionapp keys list`). Running the migration inside the app makes the managed
-# identity the owner of the tables, which it needs for CREATE INDEX CONCURRENTLY.
+# identity the owner of the tables, which later migrations need to ALTER them.
 @bp.function_name("run_migrations")
 @bp.route(route="migrations", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
 @api

@@ -209,8 +209,10 @@ module privateEndpoints 'app/private-endpoints.bicep' = if (vnetEnabled) {
   params: {
     location: location
     tags: tags
-    vnetId: vnetEnabled ? network.outputs.id : ''
-    subnetId: vnetEnabled ? network.outputs.privateEndpointSubnetId : ''
+    // The ternaries keep ARM from evaluating the skipped module's outputs; `!` marks
+    // `network` (same condition) as deployed wherever they are read.
+    vnetId: vnetEnabled ? network!.outputs.id : ''
+    subnetId: vnetEnabled ? network!.outputs.privateEndpointSubnetId : ''
     hostAccountId: hostStorage.outputs.id
     uploadsAccountId: uploadsStorage.outputs.id
     postgresServerId: postgres.outputs.id
@@ -248,7 +250,7 @@ module functionApp 'app/function-app.bicep' = {
     postgresDatabase: postgres.outputs.databaseName
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: 2048
-    subnetId: vnetEnabled ? network.outputs.appSubnetId : ''
+    subnetId: vnetEnabled ? network!.outputs.appSubnetId : ''
   }
   // The app's first start already finds its storage and telemetry roles in place.
   dependsOn: [

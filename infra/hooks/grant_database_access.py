@@ -8,8 +8,8 @@ In database ``postgres`` it creates the identity's role with
 ``pgaadauth_create_principal_with_oid`` (Azure's function; it exists only in that
 database); in the app database it creates the ``vector`` extension (the administrator may,
 the app may not) and lets the role connect and create objects in schema ``public``. The
-app, as the identity, then runs the migrations itself and so owns its tables, which it needs
-for ``CREATE INDEX CONCURRENTLY`` of its per-event HNSW indexes.
+app, as the identity, then runs the migrations itself and so owns its tables, which later
+migrations need to ALTER them and drop their indexes.
 
 Idempotent: an existing role is left alone and the grants are no-ops the second time.
 Dependencies: ``psycopg[binary]`` and ``azure-identity`` only.

@@ -25,24 +25,35 @@ app_url=${AZURE_FUNCTION_APP_URL:-https://${AZURE_FUNCTION_APP_NAME}.azurewebsit
 body=$(mktemp)
 trap 'rm -f "$body"' EXIT
 
-# Keys are never printed.
-master_key=$(az functionapp keys list -g "$AZURE_RESOURCE_GROUP" -n "$AZURE_FUNCTION_APP_NAME" \
-    --query masterKey -o tsv)
+# Keys are never printed. Listing them goes through the app's host, which can refuse while
+# the freshly deployed code starts, so the master key is read inside the retry loop.
+master_key=""
 
 echo "Applying migrations: POST $app_url/api/migrations"
 deadline=$(($(date +%s) + 180))
 while :; do
+    if [ -z "$master_key" ]; then
+        master_key=$(az functionapp keys list -g "$AZURE_RESOURCE_GROUP" -n "$AZURE_FUNCTION_APP_NAME" \
+            --query masterKey -o tsv 2>/dev/null || true)
+    fi
     # POST (--data) with an empty body, Content-Length: 0.
-    status=$(curl -sS -o "$body" -w '%{http_code}' -H "x-functions-key: $master_key" \
-        --data '' --max-time 60 "$app_url/api/migrations" 2>/dev/null) || true
+    status=000
+    if [ -n "$master_key" ]; then
+        status=$(curl -sS -o "$body" -w '%{http_code}' -H "x-functions-key: $master_key" \
+            --data '' --max-time 60 "$app_url/api/migrations" 2>/dev/null) || true
+    fi
     if [ "$status" = 200 ]; then
         cat "$body"
         echo
         break
     fi
     if [ "$(date +%s)" -ge "$deadline" ]; then
-        echo "migrations failed: HTTP $status" >&2
-        cat "$body" >&2
+        if [ -z "$master_key" ]; then
+            echo "migrations failed: could not read the master key (az functionapp keys list)" >&2
+        else
+            echo "migrations failed: HTTP $status" >&2
+            cat "$body" >&2
+        fi
         exit 1
     fi
     echo "  HTTP $status, the app is starting; retrying in 10 s"

@@ -101,7 +101,6 @@ import json
 import math
 import multiprocessing
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -115,6 +114,8 @@ import numpy as np
 #: Root of the repository (this file is ``<root>/bench/cluster.py``).
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+
+from common import git_state  # bench/common.py: this directory is on sys.path
 
 from kanta.clusters.algorithm import NOISE, cluster_descriptors, stable_ids
 
@@ -721,10 +722,10 @@ def main(argv: list[str] | None = None) -> int:
                               "started_at": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
     print(f"bench/cluster.py, {report['started_at']}")
     print(machine_line())
-    commit = git("rev-parse", "--short", "HEAD")
-    changed = git("status", "--porcelain", "--", "kanta")
-    print(f"code: commit {commit.strip() if commit else 'unknown'}; uncommitted changes under kanta/: "
-          + (", ".join(line[3:] for line in changed.splitlines()) or "none" if changed is not None else "unknown"))
+    code = git_state()
+    changed = code["kanta_uncommitted"]
+    print(f"code: commit {code['commit'] or 'unknown'}; uncommitted changes under kanta/: "
+          + (", ".join(changed) or "none" if changed is not None else "unknown"))
     print("one core: OMP/OPENBLAS/MKL_NUM_THREADS=1; load average at start: "
           + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
     print()
@@ -1058,14 +1059,6 @@ def search_calibration(dist: dict[str, np.ndarray]) -> dict[str, Any]:
           f"a coarse calibration)")
     return {"rows": rows, "best_accuracy": best_acc, "best_balanced_accuracy": best_bal,
             "no_false_match_below": no_false, "same_person_max": float(same.max()), "recommendation": advice}
-
-
-def git(*args: str) -> str | None:
-    try:
-        return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True,
-                              check=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def machine_line() -> str:

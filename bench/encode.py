@@ -120,6 +120,8 @@ RSS_TARGET_MB = 700.0
 # `python bench/encode.py` puts bench/ on sys.path, not the repository root that holds kanta/.
 sys.path.insert(0, str(REPO_ROOT))
 
+from common import git_state  # bench/common.py: this directory is on sys.path
+
 # dlib, face_recognition and kanta are imported where they are used: a child process measuring
 # one pipeline's memory must not hold the other pipeline's models (importing face_recognition
 # loads all of its models, about 100 MB more than Kanta uses).
@@ -875,22 +877,6 @@ def memory_check(pipelines: list[str]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- command line
-
-
-def git_state() -> dict[str, Any]:
-    """Commit of the repository and uncommitted files under ``kanta/`` (what the figures ran),
-    or ``None`` values when git is unavailable."""
-    def git(*args: str) -> str | None:
-        try:
-            return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True,
-                                  check=True, timeout=30).stdout
-        except (OSError, subprocess.SubprocessError):
-            return None
-
-    commit = git("rev-parse", "--short", "HEAD")
-    status = git("status", "--porcelain", "--", "kanta")
-    return {"commit": commit.strip() if commit else None,
-            "kanta_uncommitted": None if status is None else [line[3:] for line in status.splitlines()]}
 
 
 def print_machine(machine: dict[str, Any], started_at: str) -> None:

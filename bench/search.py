@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import statistics
 import sys
@@ -48,10 +49,10 @@ from psycopg.rows import dict_row
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kanta.local.services import LocalPostgres  # noqa: E402
-from kanta.migrate import migrate  # noqa: E402
-from kanta.search.descriptors import nearest_faces  # noqa: E402
-from kanta.search.service import _FACES_BY_ID  # noqa: E402
+from kanta.local.services import LocalPostgres
+from kanta.migrate import migrate
+from kanta.search.descriptors import nearest_faces
+from kanta.search.service import _FACES_BY_ID
 
 DIM = 128
 TOP_K = 20
@@ -206,8 +207,8 @@ def main(argv: list[str] | None = None) -> int:
                             f"WHERE event_id = {int(event_id)} AND excluded_reason IS NULL")
                         conn.commit()
                     setup = time.perf_counter() - t if variant != "pg exact" else None
-                    run = (lambda q: kanta_query(conn, event_id, q)) if variant == "kanta" else (
-                        lambda q: pg_query(conn, event_id, q))
+                    query = kanta_query if variant == "kanta" else pg_query
+                    run = functools.partial(query, conn, event_id)
                     m = measure(run, ids, faces, queries)
                     ratio = m["p95_ms"] / m["numpy_p95_ms"]
                     results.append({"faces_per_event": size, "query": variant, "setup_s": setup, **m,

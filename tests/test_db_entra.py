@@ -116,7 +116,7 @@ def test_each_new_connection_logs_in_with_a_fresh_token(entra, api):
 
 
 def test_a_refused_token_is_a_503_not_a_500(entra, api):
-    credential, set_password, _ = entra
+    _, set_password, _ = entra
     set_password("a-newer-token")  # the credential's token no longer logs in
     with pytest.raises(psycopg.OperationalError):
         db.connect().close()

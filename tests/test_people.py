@@ -130,6 +130,27 @@ def test_names_merges_and_moves_survive_every_run(api, functions, people):
         assert names[obama] == "Barack" and kit not in names
 
 
+def test_a_repeated_delivery_keeps_face_ids_and_corrections(api, functions, people):
+    """Event Grid delivers at least once: the same bytes again must not re-index the photo
+    (new face ids would lose the host's corrections); new bytes under the name must."""
+    code, before = people
+    biden = before["biden_1.jpg"]
+    image = _images(api, code)["obama_2.jpg"]
+    face = api("get_image", route={"image_id": image["image_id"]})[1]["faces"][0]["face_id"]
+    assert api("move_face", "PUT", route={"face_id": str(face)}, json_body={"cluster_id": biden})[0] == 200
+
+    run_blob_trigger(functions, f"{code}/obama_2.jpg")  # the same blob, delivered again
+    again = api("get_image", route={"image_id": image["image_id"]})[1]
+    assert [f["face_id"] for f in again["faces"]] == [face] and again["faces"][0]["cluster_id"] == biden
+    recluster(api, code)
+    assert current(api, code)["obama_2.jpg"] == biden  # the correction still holds
+
+    put_blob(f"{code}/obama_2.jpg", photo("obama_3.jpg"))  # different bytes, same name
+    run_blob_trigger(functions, f"{code}/obama_2.jpg")
+    replaced = api("get_image", route={"image_id": image["image_id"]})[1]
+    assert len(replaced["faces"]) == 1 and replaced["faces"][0]["face_id"] != face
+
+
 def test_correction_errors(api, functions, people):
     code, before = people
     obama = before["obama_1.jpg"]

@@ -8,6 +8,7 @@ duplicate faces. Bad blobs are recorded as ``failed`` with the reason and never 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -61,8 +62,10 @@ def ingest_blob(blob_name: str, data: bytes) -> IngestResult:
     """Index one blob of the uploads container named ``{event_code}/{file}`` (bytes ``data``).
 
     Returns ``skipped`` for a name outside that layout (logged) or under an unknown event
-    (logged, and the blob deleted: there is no event to attach it to), ``failed`` for bytes that are not a usable image
-    (row marked failed with the reason), else ``processed``.
+    (logged, and the blob deleted: there is no event to attach it to), ``failed`` for bytes
+    that are not a usable image (row marked failed with the reason), else ``processed``
+    (with ``reason="unchanged"`` and nothing written when these exact bytes were already
+    indexed with the current detection profile: a repeated delivery).
     Raises ``psycopg.OperationalError`` when the database is unreachable (host retries).
     """
     # Imported here: dlib loads only in workers that run the blob trigger.
@@ -82,8 +85,19 @@ def ingest_blob(blob_name: str, data: bytes) -> IngestResult:
             storage.delete_blobs([blob_name])
             return IngestResult("skipped", reason=f"no event {event_code!r}")
         image_id = image_id_for_blob(conn, blob_name)
+        settings = get_settings()
+        digest = hashlib.sha256(data).digest()
+        done = conn.execute(
+            """SELECT face_count FROM images WHERE id = %s AND status = 'processed'
+               AND content_sha256 = %s AND detection_profile = %s""",
+            (image_id, digest, settings.detection_profile),
+        ).fetchone()
+        if done is not None:
+            # A repeated delivery of bytes already indexed: re-indexing would give the faces
+            # new ids and drop the hosts' corrections on them.
+            log.info("%s is unchanged since it was indexed; nothing to do", blob_name)
+            return IngestResult("processed", image_id, done["face_count"], reason="unchanged")
 
-    settings = get_settings()
     if len(data) > settings.max_image_bytes:
         return _store_failure(
             event["id"], image_id, blob_name, len(data), "too_large",
@@ -97,7 +111,7 @@ def ingest_blob(blob_name: str, data: bytes) -> IngestResult:
     row = {
         "id": image_id, "event_id": event["id"], "blob_name": blob_name, "size_bytes": len(data),
         "width": analysis.width, "height": analysis.height, "face_count": len(analysis.faces),
-        "seconds": analysis.seconds, "profile": settings.detection_profile,
+        "seconds": analysis.seconds, "profile": settings.detection_profile, "sha256": digest,
     }
     # Thumbnails first: a retry after a failure below rewrites them, and no row ever points
     # to a thumbnail that does not exist.
@@ -151,15 +165,17 @@ def _upsert_image(conn: psycopg.Connection, row: dict, *, status: str, code: str
                   reason: str | None = None) -> None:
     conn.execute(
         """INSERT INTO images (id, event_id, blob_name, status, failure_code, failure_reason, size_bytes,
-                               width, height, face_count, processing_seconds, detection_profile, processed_at)
+                               width, height, face_count, processing_seconds, detection_profile, processed_at,
+                               content_sha256)
            VALUES (%(id)s, %(event_id)s, %(blob_name)s, %(status)s, %(code)s, %(reason)s, %(size_bytes)s,
-                   %(width)s, %(height)s, %(face_count)s, %(seconds)s, %(profile)s, now())
+                   %(width)s, %(height)s, %(face_count)s, %(seconds)s, %(profile)s, now(), %(sha256)s)
            ON CONFLICT (id) DO UPDATE SET
                status = EXCLUDED.status, failure_code = EXCLUDED.failure_code,
                failure_reason = EXCLUDED.failure_reason, size_bytes = EXCLUDED.size_bytes,
                width = EXCLUDED.width, height = EXCLUDED.height, face_count = EXCLUDED.face_count,
                processing_seconds = EXCLUDED.processing_seconds,
-               detection_profile = EXCLUDED.detection_profile, processed_at = EXCLUDED.processed_at""",
+               detection_profile = EXCLUDED.detection_profile, processed_at = EXCLUDED.processed_at,
+               content_sha256 = EXCLUDED.content_sha256""",
         {**row, "status": status, "code": code, "reason": reason},
     )
 
@@ -169,7 +185,7 @@ def _store_failure(event_id: int, image_id: uuid.UUID, blob_name: str, size: int
     log.warning("image %s failed: %s (%s)", blob_name, reason, code)
     storage.delete_thumbnails(thumbnail_prefix(blob_name.split("/", 1)[0], image_id))
     row = {"id": image_id, "event_id": event_id, "blob_name": blob_name, "size_bytes": size,
-           "width": None, "height": None, "face_count": 0, "seconds": None, "profile": None}
+           "width": None, "height": None, "face_count": 0, "seconds": None, "profile": None, "sha256": None}
     with connection() as conn:
         had_faces = conn.execute("DELETE FROM faces WHERE image_id = %s", (image_id,)).rowcount
         _upsert_image(conn, row, status="failed", code=code, reason=reason)

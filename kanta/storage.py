@@ -184,6 +184,11 @@ def write_thumbnails(thumbnails: dict[str, bytes]) -> None:
         container.upload_blob(name, data, overwrite=True, content_settings=ContentSettings(content_type="image/jpeg"))
 
 
+def blob_exists(blob_name: str) -> bool:
+    """Whether blob ``blob_name`` exists in the uploads container."""
+    return uploads_container().get_blob_client(blob_name).exists()
+
+
 def read_blob(blob_name: str) -> bytes:
     """Download one blob of the uploads container. Raises ``ResourceNotFoundError`` if absent."""
     return uploads_container().download_blob(blob_name).readall()

@@ -179,3 +179,40 @@ def delete_image(image_id: str) -> None:
 def bump_faces_version(conn: psycopg.Connection, event_id: int) -> None:
     """Record that the event's faces changed, so the timer re-clusters it."""
     conn.execute("UPDATE events SET faces_version = faces_version + 1 WHERE id = %s", (event_id,))
+
+
+#: Seconds a pending image may wait for its blob beyond its upload URL's lifetime (browsers
+#: may still be sending when the URL expires; retries of the blob trigger take minutes).
+STALE_UPLOAD_GRACE_S = 3600
+
+
+def expire_stale_uploads() -> int:
+    """Mark failed the images still ``pending`` ``KANTA_UPLOAD_URL_TTL`` + ``STALE_UPLOAD_GRACE_S``
+    seconds after their upload URL was issued, so nobody waits for them: ``not_uploaded`` when
+    their blob never arrived, ``not_indexed`` when it did but was never indexed (the blob
+    trigger gave up, e.g. the database was down through every retry; uploading the same
+    photo again re-indexes it). Returns how many were marked.
+
+    Raises ``psycopg.OperationalError`` when the database is unreachable.
+    """
+    older_than = get_settings().upload_url_ttl_s + STALE_UPLOAD_GRACE_S
+    with connection() as conn:
+        stale = conn.execute(
+            """SELECT id, blob_name FROM images
+               WHERE status = 'pending' AND created_at < now() - make_interval(secs => %s)""",
+            (older_than,),
+        ).fetchall()
+    reasons = {
+        "not_uploaded": "No photo arrived before the upload URL expired.",
+        "not_indexed": "The photo arrived but could not be indexed; upload it again.",
+    }
+    for row in stale:
+        code = "not_indexed" if storage.blob_exists(row["blob_name"]) else "not_uploaded"
+        with connection() as conn:
+            # status = 'pending' again: the blob trigger may have indexed it meanwhile.
+            conn.execute(
+                """UPDATE images SET status = 'failed', failure_code = %s, failure_reason = %s, processed_at = now()
+                   WHERE id = %s AND status = 'pending'""",
+                (code, reasons[code], row["id"]),
+            )
+    return len(stale)

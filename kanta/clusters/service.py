@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 #: First key of the two-key advisory lock ``pg_try_advisory_xact_lock(key, event_id)``.
 _LOCK_NAMESPACE = 0x6B6E74
+#: Sample faces in the person returned by a rename or a merge.
+RESPONSE_SAMPLES = 3
 
 
 def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
@@ -118,13 +120,10 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
 def recluster_due_events() -> list[ClusterRun]:
     """Re-cluster every running event whose faces changed since its last run (the timer's job)."""
     with connection() as conn:
-        due = conn.execute(
-            f"SELECT e.id, e.code FROM events e WHERE {RUNNING_SQL} AND e.faces_version > e.clustered_version ORDER BY e.id"
-        ).fetchall()
-    runs = []
-    for event in due:
-        runs.append(recluster_event(event["code"], trigger="timer"))
-    return runs
+        codes = [r["code"] for r in conn.execute(
+            f"SELECT e.code FROM events e WHERE {RUNNING_SQL} AND e.faces_version > e.clustered_version ORDER BY e.id"
+        )]
+    return [recluster_event(code, trigger="timer") for code in codes]
 
 
 def list_clusters(event_code: str, sample_size: int) -> ClusterList:
@@ -140,29 +139,44 @@ def list_clusters(event_code: str, sample_size: int) -> ClusterList:
                FROM faces f WHERE f.event_id = %(e)s""",
             {"e": event_id, "noise": NOISE},
         ).fetchone()
-        clusters = conn.execute(
-            """SELECT f.cluster_id, count(*) AS face_count, c.name FROM faces f
-               LEFT JOIN clusters c ON c.event_id = f.event_id AND c.cluster_id = f.cluster_id
-               WHERE f.event_id = %s AND f.cluster_id >= 0
-               GROUP BY f.cluster_id, c.name ORDER BY face_count DESC, f.cluster_id""",
-            (event_id,),
-        ).fetchall()
         last_run = conn.execute(
             """SELECT %s AS event_code, 'done' AS status, trigger, algorithm, parameters, started_at,
                       face_count, cluster_count, noise_count, kept_count, seconds
                FROM cluster_runs WHERE event_id = %s ORDER BY id DESC LIMIT 1""",
             (event_code, event_id),
         ).fetchone()
-        samples = conn.execute(
-            f"""SELECT * FROM (
-                   SELECT f.id AS face_id, f.image_id, f.cluster_id, {BBOX_COLUMNS}, i.blob_name, f.thumbnail_blob,
-                          row_number() OVER (PARTITION BY f.cluster_id
-                                             ORDER BY f.bbox_width * f.bbox_height DESC, f.id) AS rank
-                   FROM faces f JOIN images i ON i.id = f.image_id
-                   WHERE f.event_id = %s AND f.cluster_id >= 0) s
-                WHERE rank <= %s""",
-            (event_id, sample_size),
-        ).fetchall()
+        items = _clusters(conn, event_id, sample_size)
+    return ClusterList(
+        items=items,
+        noise_count=counts["noise"],
+        unclustered_count=counts["unclustered"],
+        excluded_count=counts["excluded"],
+        last_clustered_at=counts["last_clustered_at"],
+        last_run=ClusterRun.model_validate(last_run) if last_run else None,
+    )
+
+
+def _clusters(conn: psycopg.Connection, event_id: int, sample_size: int, only: int | None = None) -> list[Cluster]:
+    """The event's clusters (just cluster ``only`` when given), largest first, each with its
+    name and up to ``sample_size`` sample faces (largest faces first) with read URLs."""
+    where = "f.event_id = %(e)s AND f.cluster_id >= 0 AND (%(only)s::int IS NULL OR f.cluster_id = %(only)s)"
+    clusters = conn.execute(
+        f"""SELECT f.cluster_id, count(*) AS face_count, c.name FROM faces f
+            LEFT JOIN clusters c ON c.event_id = f.event_id AND c.cluster_id = f.cluster_id
+            WHERE {where}
+            GROUP BY f.cluster_id, c.name ORDER BY face_count DESC, f.cluster_id""",
+        {"e": event_id, "only": only},
+    ).fetchall()
+    samples = conn.execute(
+        f"""SELECT * FROM (
+               SELECT f.id AS face_id, f.image_id, f.cluster_id, {BBOX_COLUMNS}, i.blob_name, f.thumbnail_blob,
+                      row_number() OVER (PARTITION BY f.cluster_id
+                                         ORDER BY f.bbox_width * f.bbox_height DESC, f.id) AS rank
+               FROM faces f JOIN images i ON i.id = f.image_id
+               WHERE {where}) s
+            WHERE rank <= %(k)s""",
+        {"e": event_id, "only": only, "k": sample_size},
+    ).fetchall()
     expires_at = read_url_expiry()
     by_cluster: dict[int, list[ClusterSample]] = {}
     for s in samples:
@@ -170,15 +184,8 @@ def list_clusters(event_code: str, sample_size: int) -> ClusterList:
             ClusterSample(face_id=s["face_id"], image_id=s["image_id"], bbox=BBox.from_row(s),
                           **face_urls(s, expires_at))
         )
-    return ClusterList(
-        items=[Cluster(cluster_id=c["cluster_id"], name=c["name"], face_count=c["face_count"],
-                       samples=by_cluster.get(c["cluster_id"], [])) for c in clusters],
-        noise_count=counts["noise"],
-        unclustered_count=counts["unclustered"],
-        excluded_count=counts["excluded"],
-        last_clustered_at=counts["last_clustered_at"],
-        last_run=ClusterRun.model_validate(last_run) if last_run else None,
-    )
+    return [Cluster(cluster_id=c["cluster_id"], name=c["name"], face_count=c["face_count"],
+                    samples=by_cluster.get(c["cluster_id"], [])) for c in clusters]
 
 
 def _require_cluster(conn: psycopg.Connection, event_id: int, cluster_id: int) -> None:
@@ -207,7 +214,8 @@ def rename_cluster(event_code: str, raw_cluster_id: str, name: str | None) -> Cl
                ON CONFLICT (event_id, cluster_id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()""",
             (event_id, cluster_id, name),
         )
-    return next(c for c in list_clusters(event_code, 3).items if c.cluster_id == cluster_id)
+        (person,) = _clusters(conn, event_id, RESPONSE_SAMPLES, only=cluster_id)
+    return person
 
 
 def merge_clusters(event_code: str, raw_cluster_id: str, into: int) -> Cluster:
@@ -223,8 +231,7 @@ def merge_clusters(event_code: str, raw_cluster_id: str, into: int) -> Cluster:
         _require_cluster(conn, event_id, into)
         faces = [r["id"] for r in conn.execute(
             "SELECT id FROM faces WHERE event_id = %s AND cluster_id = %s", (event_id, cluster_id))]
-        for face_id in faces:
-            _pin(conn, event_id, face_id, into)
+        _pin(conn, event_id, faces, into)
         conn.execute(
             """INSERT INTO clusters (event_id, cluster_id, name)
                SELECT event_id, %s, name FROM clusters WHERE event_id = %s AND cluster_id = %s AND name IS NOT NULL
@@ -233,21 +240,24 @@ def merge_clusters(event_code: str, raw_cluster_id: str, into: int) -> Cluster:
             (into, event_id, cluster_id),
         )
         conn.execute("DELETE FROM clusters WHERE event_id = %s AND cluster_id = %s", (event_id, cluster_id))
-    return next(c for c in list_clusters(event_code, 3).items if c.cluster_id == into)
+        (person,) = _clusters(conn, event_id, RESPONSE_SAMPLES, only=into)
+    return person
 
 
-def _pin(conn: psycopg.Connection, event_id: int, face_id: int, cluster_id: int) -> None:
+def _pin(conn: psycopg.Connection, event_id: int, face_ids: list[int], cluster_id: int) -> None:
+    """Pin faces ``face_ids`` to person ``cluster_id``: three statements, however many faces."""
     # A face has one pin; pinning it to a person also withdraws "not this person" for it.
     conn.execute(
         """DELETE FROM face_corrections
-           WHERE face_id = %s AND (kind = 'pinned' OR (kind = 'rejected' AND cluster_id = %s))""",
-        (face_id, cluster_id),
+           WHERE face_id = ANY(%s) AND (kind = 'pinned' OR (kind = 'rejected' AND cluster_id = %s))""",
+        (face_ids, cluster_id),
     )
     conn.execute(
-        "INSERT INTO face_corrections (face_id, event_id, kind, cluster_id) VALUES (%s, %s, 'pinned', %s)",
-        (face_id, event_id, cluster_id),
+        """INSERT INTO face_corrections (face_id, event_id, kind, cluster_id)
+           SELECT unnest(%s::bigint[]), %s, 'pinned', %s""",
+        (face_ids, event_id, cluster_id),
     )
-    conn.execute("UPDATE faces SET cluster_id = %s WHERE id = %s", (cluster_id, face_id))
+    conn.execute("UPDATE faces SET cluster_id = %s WHERE id = ANY(%s)", (cluster_id, face_ids))
 
 
 def move_face(raw_face_id: str, cluster_id: int | None) -> FaceAssignment:
@@ -281,5 +291,5 @@ def move_face(raw_face_id: str, cluster_id: int | None) -> FaceAssignment:
             conn.execute("UPDATE faces SET cluster_id = %s WHERE id = %s", (NOISE, face_id))
             return FaceAssignment(face_id=face_id, cluster_id=NOISE)
         _require_cluster(conn, face["event_id"], cluster_id)
-        _pin(conn, face["event_id"], face_id, cluster_id)
+        _pin(conn, face["event_id"], [face_id], cluster_id)
     return FaceAssignment(face_id=face_id, cluster_id=cluster_id)

@@ -202,17 +202,18 @@ def expire_stale_uploads() -> int:
                WHERE status = 'pending' AND created_at < now() - make_interval(secs => %s)""",
             (older_than,),
         ).fetchall()
-    reasons = {
-        "not_uploaded": "No photo arrived before the upload URL expired.",
-        "not_indexed": "The photo arrived but could not be indexed; upload it again.",
-    }
-    for row in stale:
-        code = "not_indexed" if storage.blob_exists(row["blob_name"]) else "not_uploaded"
-        with connection() as conn:
-            # status = 'pending' again: the blob trigger may have indexed it meanwhile.
-            conn.execute(
-                """UPDATE images SET status = 'failed', failure_code = %s, failure_reason = %s, processed_at = now()
-                   WHERE id = %s AND status = 'pending'""",
-                (code, reasons[code], row["id"]),
-            )
+    if not stale:
+        return 0
+    arrived = [r["id"] for r in stale if storage.blob_exists(r["blob_name"])]
+    with connection() as conn:
+        # status = 'pending' again: the blob trigger may have indexed some meanwhile.
+        conn.execute(
+            """UPDATE images SET status = 'failed', processed_at = now(),
+                   failure_code = CASE WHEN id = ANY(%(arrived)s) THEN 'not_indexed' ELSE 'not_uploaded' END,
+                   failure_reason = CASE WHEN id = ANY(%(arrived)s)
+                       THEN 'The photo arrived but could not be indexed; upload it again.'
+                       ELSE 'No photo arrived before the upload URL expired.' END
+               WHERE id = ANY(%(ids)s) AND status = 'pending'""",
+            {"arrived": arrived, "ids": [r["id"] for r in stale]},
+        )
     return len(stale)

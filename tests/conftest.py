@@ -8,7 +8,6 @@ Identity) is the only thing not present, and tests that stand in for it say so.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 import uuid
@@ -16,23 +15,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import azure.functions as func
 import pytest
 
 from kanta.local.services import LocalAzurite, LocalPostgres, free_port
-
-DATA = Path(__file__).parent / "data"
-
-
-def reset_clients() -> None:
-    """Forget cached settings, pool and storage clients so changed env vars take effect."""
-    from kanta.config import get_settings
-    from kanta.db import close_pool
-    from kanta.storage import get_blob_service
-
-    close_pool()
-    get_settings.cache_clear()
-    get_blob_service.cache_clear()
+from tests.helpers import Api, reset_clients
 
 
 @pytest.fixture(scope="session")
@@ -72,24 +58,6 @@ def functions(services: dict[str, str]) -> dict[str, Callable]:
     return {fn.get_function_name(): fn.get_user_function() for fn in index_functions(app)}
 
 
-class Api:
-    """Calls HTTP functions the way the host does: a ``func.HttpRequest`` in, a response out."""
-
-    def __init__(self, functions: dict[str, Callable]) -> None:
-        self.functions = functions
-
-    def __call__(self, name: str, method: str = "GET", *, route: dict[str, str] | None = None,
-                 params: dict[str, str] | None = None, json_body: Any = None, body: bytes | None = None,
-                 ) -> tuple[int, Any]:
-        if json_body is not None:
-            body = json.dumps(json_body).encode()
-        req = func.HttpRequest(method=method, url=f"http://localhost/api/{name}", params=params or {},
-                               route_params=route or {}, body=body or b"")
-        resp = self.functions[name](req)
-        raw = resp.get_body()
-        return resp.status_code, (json.loads(raw) if raw else None)
-
-
 @pytest.fixture
 def api(functions: dict[str, Callable]) -> Api:
     return Api(functions)
@@ -101,27 +69,3 @@ def event(api: Api) -> dict[str, Any]:
     status, body = api("create_event", "POST", json_body={"code": f"ev-{uuid.uuid4().hex[:12]}", "name": "Test"})
     assert status == 201, body
     return body
-
-
-def photo(name: str) -> bytes:
-    """Bytes of a labelled photo in tests/data (see tests/data/README.md)."""
-    return (DATA / name).read_bytes()
-
-
-def run_blob_trigger(functions: dict[str, Callable], blob_name: str, data: bytes | None = None) -> None:
-    """Invoke the blob trigger as the host does for ``uploads/{blob_name}``: the blob's bytes
-    are read from Azurite unless ``data`` is given."""
-    from kanta.config import UPLOADS_CONTAINER
-    from kanta.storage import read_blob
-
-    if data is None:
-        data = read_blob(blob_name)
-    stream = func.blob.InputStream(data=data, name=f"{UPLOADS_CONTAINER}/{blob_name}", length=len(data))
-    functions["encode_uploaded_image"](stream)
-
-
-def put_blob(blob_name: str, data: bytes) -> None:
-    """Write a blob to the uploads container with the SDK (a client other than a browser)."""
-    from kanta.storage import uploads_container
-
-    uploads_container().upload_blob(blob_name, data, overwrite=True)

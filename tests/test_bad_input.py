@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from PIL import Image
 
-from tests.conftest import Api, photo, put_blob, reset_clients, run_blob_trigger
+from tests.helpers import Api, photo, put_blob, reset_clients, run_blob_trigger
 
 #: The smallest labelled photo with one face: keeps dlib's work per test short.
 FACE = "obama_5_small.jpg"

@@ -11,7 +11,7 @@ from collections import defaultdict
 import requests
 from azure.functions.timer import TimerRequest
 
-from tests.conftest import DATA, photo, run_blob_trigger
+from tests.helpers import DATA, photo, run_blob_trigger
 
 #: Photos uploaded to the event; obama_4_480p.jpg is kept back as the selfie.
 UPLOADED = [
@@ -169,7 +169,7 @@ def test_events_that_are_not_running_are_left_to_manual_runs(api, functions):
     status, ended = api("create_event", "POST", json_body={
         "code": "ended-event-1", "starts_at": "2020-01-01T10:00:00Z", "ends_at": "2020-01-02T10:00:00Z"})
     assert status == 201 and ended["running"] is False
-    from tests.conftest import put_blob
+    from tests.helpers import put_blob
 
     put_blob("ended-event-1/late.jpg", photo("rose_leslie_1.jpg"))
     run_blob_trigger(functions, "ended-event-1/late.jpg")
@@ -242,7 +242,7 @@ def test_blurry_faces_are_recorded_but_kept_out_of_people_and_search(api, functi
 
     from PIL import Image, ImageFilter
 
-    from tests.conftest import put_blob
+    from tests.helpers import put_blob
 
     code = event["code"]
     blurred = io.BytesIO()
@@ -277,7 +277,7 @@ def test_blurry_faces_are_recorded_but_kept_out_of_people_and_search(api, functi
 
 def test_deleting_an_image_removes_its_thumbnails(api, functions, event):
     from kanta.storage import faces_container
-    from tests.conftest import put_blob
+    from tests.helpers import put_blob
 
     put_blob(f"{event['code']}/g.jpg", photo("group_biden_obama.jpg"))
     run_blob_trigger(functions, f"{event['code']}/g.jpg")

@@ -12,7 +12,7 @@ from PIL import Image, ImageFilter
 
 from kanta.faces.detection import iou
 from kanta.faces.pipeline import BoundingBox, ImageRejected, analyse_image, decode_image, encode_faces
-from tests.conftest import DATA, photo
+from tests.helpers import DATA, photo
 
 LIMIT = 50_000_000
 

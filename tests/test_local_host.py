@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 
 from kanta.local.host import BlobPoller, TimerRunner, build_wsgi_app
 from kanta.local.services import free_port
-from tests.conftest import photo, put_blob
+from tests.helpers import photo, put_blob
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_blob_poller_runs_the_trigger_once_per_blob_version(app, api, event, tmp
 
 def test_timer_runner_fires_due_timers(app, api, event):
     put_blob(f"{event['code']}/t.jpg", photo("kit_harington_1.jpg"))
-    from tests.conftest import run_blob_trigger
+    from tests.helpers import run_blob_trigger
 
     run_blob_trigger(api.functions, f"{event['code']}/t.jpg")
     runner = TimerRunner(app)

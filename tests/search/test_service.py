@@ -6,7 +6,7 @@ import io
 
 from PIL import Image
 
-from tests.conftest import DATA, photo, put_blob, run_blob_trigger
+from tests.helpers import DATA, photo, put_blob, run_blob_trigger
 
 
 def side_by_side(*names: str) -> bytes:

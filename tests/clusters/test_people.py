@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kanta.clusters.algorithm import NOISE, stable_ids
-from tests.conftest import photo, put_blob, run_blob_trigger
+from tests.helpers import photo, put_blob, run_blob_trigger
 
 # --- the pure id matching -----------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from pgvector.psycopg import register_vector
 
 from kanta.db import connection
 from kanta.search import descriptors
-from tests.conftest import photo, put_blob, run_blob_trigger
+from tests.helpers import photo, put_blob, run_blob_trigger
 
 SELFIE = "obama_4_480p.jpg"
 

@@ -90,35 +90,32 @@ class Settings(BaseSettings):
     min_face_px: int = Field(24, validation_alias=AliasChoices("KANTA_MIN_FACE_PX"))
     min_face_sharpness: float = Field(25.0, validation_alias=AliasChoices("KANTA_MIN_FACE_SHARPNESS"))
 
-    # Clustering (kanta.clusters.algorithm.cluster_descriptors): dbscan, hdbscan, agglomerative
-    # or chinese_whispers, on Euclidean distance between dlib descriptors. eps: DBSCAN's radius,
-    # Chinese whispers' edge threshold, agglomerative's distance threshold (average linkage),
-    # HDBSCAN's cluster_selection_epsilon; min_samples: DBSCAN's min_samples, HDBSCAN's
-    # min_cluster_size, else the smallest cluster kept (smaller ones are noise).
-    # Defaults from bench/cluster.py (bench/README.md, "Clustering", 2026-11-21): DBSCAN with
-    # eps 0.5, min_samples 2 has pairwise F1 0.988-1.000 on the real labelled sets and 1.000 on
-    # synthetic events of 1k/10k/100k faces, re-clusters 100k faces in 14 s on one core with
-    # 0.8 GB, and every clustered face keeps its id after 10% more faces. eps 0.55 chains people
-    # together in large events (pairwise precision 0.81 at 100k); Chinese whispers (eps 0.55)
-    # is as accurate but takes 54 s and 4.8 GB at 100k, over a 2048 MB Flex instance;
-    # agglomerative needs O(n^2) memory; HDBSCAN splits people by photo and takes > 60 s.
-    cluster_algorithm: Literal["dbscan", "hdbscan", "agglomerative", "chinese_whispers"] = Field(
-        "dbscan", validation_alias=AliasChoices("KANTA_CLUSTER_ALGORITHM")
-    )
-    cluster_eps: float = Field(0.5, validation_alias=AliasChoices("KANTA_CLUSTER_EPS"))
-    cluster_min_samples: int = Field(2, validation_alias=AliasChoices("KANTA_CLUSTER_MIN_SAMPLES"))
-    # A new face joins the person of its nearest clustered face when closer than this
-    # (Euclidean): DBSCAN's eps, so a face joins now the person the next full run would
-    # give it as a border face of that person's cluster.
-    assign_max_distance: float = Field(0.5, validation_alias=AliasChoices("KANTA_ASSIGN_MAX_DISTANCE"))
+    # Clustering (kanta.clusters.algorithm.cluster_descriptors), on Euclidean distance between
+    # dlib descriptors. graph_average (default): two clusters merge while the mean of their
+    # pairs' distances, each capped at KANTA_CLUSTER_CAP, is at most KANTA_CLUSTER_EPS, and
+    # never when one photo holds a face of each. For the others eps is DBSCAN's radius,
+    # Chinese whispers' edge threshold, agglomerative's distance threshold, rank-order's
+    # largest linked distance, HDBSCAN's cluster_selection_epsilon; min_samples is DBSCAN's
+    # min_samples, HDBSCAN's min_cluster_size, else the smallest cluster kept.
+    # Defaults and their measured precision and recall: bench/README.md, "Recognition".
+    cluster_algorithm: Literal[
+        "graph_average", "dbscan", "hdbscan", "agglomerative", "chinese_whispers", "rank_order"
+    ] = Field("graph_average", validation_alias=AliasChoices("KANTA_CLUSTER_ALGORITHM"))
+    cluster_eps: float = Field(0.58, gt=0, validation_alias=AliasChoices("KANTA_CLUSTER_EPS"))
+    cluster_cap: float = Field(0.6, gt=0, validation_alias=AliasChoices("KANTA_CLUSTER_CAP"))
+    cluster_min_samples: int = Field(2, ge=1, validation_alias=AliasChoices("KANTA_CLUSTER_MIN_SAMPLES"))
     recluster_schedule: str = Field(
         DEFAULT_RECLUSTER_SCHEDULE, validation_alias=AliasChoices(RECLUSTER_SCHEDULE_SETTING)
     )
 
-    # Search cut-off (Euclidean). dlib documents 0.6 as its same-person threshold; on the real
-    # labelled pairs of bench/cluster.py (pictures of 6 people and their variants) same-person
-    # pairs reach 0.563 and different people start at 0.627: 0.6 is the middle of that gap.
-    search_max_distance: float = Field(0.6, validation_alias=AliasChoices("KANTA_SEARCH_MAX_DISTANCE"))
+    # Selfie search (kanta.search.matching): a person matches when their nearest face is within
+    # KANTA_SEARCH_MAX_DISTANCE or their second nearest within KANTA_SEARCH_PERSON_MAX_DISTANCE;
+    # a face in no person only within KANTA_SEARCH_MAX_DISTANCE. Calibrated stranger rejection
+    # and recall: bench/README.md, "Recognition".
+    search_max_distance: float = Field(0.48, gt=0, validation_alias=AliasChoices("KANTA_SEARCH_MAX_DISTANCE"))
+    search_person_max_distance: float = Field(
+        0.52, gt=0, validation_alias=AliasChoices("KANTA_SEARCH_PERSON_MAX_DISTANCE")
+    )
 
 
 @functools.cache

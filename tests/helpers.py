@@ -64,3 +64,21 @@ def put_blob(blob_name: str, data: bytes) -> None:
     from kanta.storage import uploads_container
 
     uploads_container().upload_blob(blob_name, data, overwrite=True)
+
+
+def side_by_side(*names: str) -> bytes:
+    """One JPEG holding the given photos of tests/data next to each other (several faces in
+    one photo, as in a group photo)."""
+    import io
+
+    from PIL import Image
+
+    images = [Image.open(DATA / n).convert("RGB") for n in names]
+    canvas = Image.new("RGB", (sum(i.width for i in images), max(i.height for i in images)), (128, 128, 128))
+    x = 0
+    for img in images:
+        canvas.paste(img, (x, 0))
+        x += img.width
+    buf = io.BytesIO()
+    canvas.save(buf, "JPEG", quality=92)
+    return buf.getvalue()

@@ -1,13 +1,16 @@
 """Clustering of face descriptors into people: pure computation, no Azure or database.
 
-Four algorithms, all on Euclidean distance between dlib descriptors (128-d; dlib documents
-0.6 as its same-person threshold), chosen by name (``ALGORITHMS``); ``bench/cluster.py``
-compares them on labelled data and picks the default (``kanta.config.Settings.cluster_algorithm``):
+All algorithms work on Euclidean distance between dlib descriptors (128-d; dlib documents
+0.6 as its same-person threshold) and are chosen by name (``ALGORITHMS``);
+``bench/recognition.py`` compares them on real labelled faces and picks the default
+(``kanta.config.Settings.cluster_algorithm``):
 
-* ``"dbscan"``: DBSCAN (Ester, Kriegel, Sander, Xu, KDD 1996), scikit-learn
-  ``sklearn.cluster.DBSCAN``. Faces closer than ``eps`` are neighbours; a face with at least
-  ``min_samples`` faces (itself included) within ``eps`` is a core face; core faces that are
-  neighbours share a cluster, with the faces in reach of them; the rest is noise.
+* ``"graph_average"`` (the default): average linkage on distances capped at ``cap``, exact
+  on the radius graph, with faces of one photo never put together (``graph_average``).
+* ``"dbscan"``: DBSCAN (Ester, Kriegel, Sander, Xu, KDD 1996), the labels of scikit-learn's
+  ``sklearn.cluster.DBSCAN`` (tested). Faces closer than ``eps`` are neighbours; a face
+  with at least ``min_samples`` faces (itself included) within ``eps`` is a core face; core
+  faces that are neighbours share a cluster, with the faces in reach of them; the rest is noise.
 * ``"hdbscan"``: HDBSCAN (Campello, Moulavi, Sander, PAKDD 2013; McInnes and Healy, ICDMW
   2017), scikit-learn ``sklearn.cluster.HDBSCAN`` with ``min_cluster_size=min_samples``,
   ``cluster_selection_epsilon=eps`` and ``cluster_selection_method=selection``.
@@ -20,11 +23,13 @@ compares them on labelled data and picks the default (``kanta.config.Settings.cl
   graph of ``dlib.chinese_whispers_clustering(descriptors, eps)``, built here with a
   radius-neighbour search instead of dlib's all-pairs loop); 100 iterations, dlib's fixed
   seed, so the same input gives the same labels.
+* ``"rank_order"``: approximate rank-order clustering (Otto, Wang, Jain, TPAMI 2018), which
+  links faces that share their nearest neighbours (``rank_order``).
 
 Every result uses ``NOISE`` (-1) for faces in no cluster. DBSCAN and HDBSCAN have their own
-notion of noise; agglomerative clustering and Chinese whispers put every face in a cluster,
-so there clusters of fewer than ``min_samples`` faces become noise, which makes the four
-comparable (with ``min_samples=2``: a face like no other is noise).
+notion of noise; the others put every face in a cluster, so there clusters of fewer than
+``min_samples`` faces become noise, which makes them comparable (with ``min_samples=2``: a
+face like no other is noise).
 """
 
 from __future__ import annotations
@@ -33,13 +38,20 @@ import numpy as np
 
 #: Label of faces that belong to no cluster.
 NOISE = -1
+#: Default distance cap of graph average linkage (``graph_average``): dlib's same-person
+#: threshold; a pair farther apart counts as this far, whatever its distance.
+DEFAULT_CAP = 0.6
 #: Names accepted by ``cluster_descriptors(algorithm=...)``.
-ALGORITHMS = ("dbscan", "hdbscan", "agglomerative", "chinese_whispers")
+ALGORITHMS = ("graph_average", "dbscan", "hdbscan", "agglomerative", "chinese_whispers", "rank_order")
 #: Agglomerative clustering keeps a condensed distance matrix, 4 * n * (n - 1) bytes with
 #: float64 plus scikit-learn's copies: above this many faces it refuses (about 1.6 GB at 20k).
 max_agglomerative_faces = 20_000
 #: Tile of the brute-force radius search, rows x columns (float32: 16 MB per tile).
 _TILE_ROWS, _TILE_COLS = 1024, 4096
+#: Renamed pairs summed per slice when clusters merge (bounds the sort's memory).
+_MERGE_SLICE = 2_000_000
+#: Rows per tile of the nearest-neighbour search (float32: 100 MB per tile at 100k faces).
+_KNN_TILE_ROWS = 256
 
 
 def cluster_descriptors(
@@ -47,52 +59,67 @@ def cluster_descriptors(
     *,
     eps: float,
     min_samples: int,
-    algorithm: str = "dbscan",
+    algorithm: str = "graph_average",
+    cap: float = DEFAULT_CAP,
+    groups: np.ndarray | None = None,
     linkage: str = "average",
     selection: str = "eom",
+    neighbours: int = 20,
+    threshold: float = 1.5,
 ) -> np.ndarray:
     """Label each descriptor with a cluster id (``0..k-1``) or ``NOISE``.
 
     ``descriptors``: float array of shape ``(n, 128)`` (any ``(n, d)``).
     ``algorithm``: one of ``ALGORITHMS``.
     ``eps``: Euclidean distance (descriptor units; dlib's same-person threshold is 0.6):
+    graph average linkage's threshold on the mean capped distance between two clusters,
     DBSCAN's neighbourhood radius, Chinese whispers' edge threshold (edges join faces closer
     than ``eps``), agglomerative clustering's ``distance_threshold`` on the linkage distance,
-    HDBSCAN's ``cluster_selection_epsilon`` (0 for plain HDBSCAN; above 0 scikit-learn 1.9
-    with NumPy 2 may raise, scikit-learn issue #33219, reported here as ``ValueError``).
+    rank-order's largest distance of a linked pair, HDBSCAN's ``cluster_selection_epsilon``
+    (0 for plain HDBSCAN; above 0 scikit-learn 1.9 with NumPy 2 may raise, scikit-learn
+    issue #33219, reported here as ``ValueError``).
     ``min_samples``: DBSCAN's ``min_samples`` (faces within ``eps`` of a core face, itself
     included); HDBSCAN's ``min_cluster_size`` (its ``min_samples`` is left to default to
-    it); for agglomerative clustering and Chinese whispers, the smallest cluster kept
-    (smaller ones become noise).
+    it); for the others, the smallest cluster kept (smaller ones become noise).
+    ``cap``: graph average linkage's distance cap (``graph_average``).
+    ``groups``: ``(n,)`` photo of each face, or ``None``; graph average linkage never puts
+    two faces of one photo in one cluster (the others ignore it).
     ``linkage``: agglomerative clustering's linkage (``"average"``, ``"complete"``,
     ``"single"``; ``"ward"`` ignores ``eps``'s meaning as a distance and is refused).
     ``selection``: HDBSCAN's ``cluster_selection_method`` (``"eom"`` or ``"leaf"``).
+    ``neighbours``, ``threshold``: rank-order's list length and distance threshold.
 
     Returns ``int64`` of shape ``(n,)``. Cluster ids are numbered in order of each cluster's
     first face in the input, so the same input gives the same ids. Raises ``ValueError`` for
-    an unknown algorithm or linkage, or for agglomerative clustering above
-    ``max_agglomerative_faces`` faces. Heavy libraries (scikit-learn, dlib) are imported
-    here, on first use: HTTP-only workers never pay for them.
+    an unknown algorithm or linkage, ``eps`` not under ``cap`` (graph average linkage), or
+    for agglomerative clustering above ``max_agglomerative_faces`` faces. Heavy libraries
+    (scikit-learn, dlib) are imported here, on first use: HTTP-only workers never pay for them.
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown clustering algorithm {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
     x = np.ascontiguousarray(descriptors, dtype=np.float64)
     if len(x) == 0:
         return np.empty(0, dtype=np.int64)
-    if algorithm == "dbscan":
+    if algorithm == "graph_average":
+        labels = _drop_small(graph_average(x, eps=eps, cap=cap, groups=groups), min_samples)
+    elif algorithm == "dbscan":
         labels = _dbscan(x, eps, min_samples)
     elif algorithm == "hdbscan":
         labels = _hdbscan(x, eps, min_samples, selection)
     elif algorithm == "agglomerative":
         labels = _drop_small(_agglomerative(x, eps, linkage), min_samples)
+    elif algorithm == "rank_order":
+        labels = _drop_small(rank_order(x, eps=eps, neighbours=neighbours, threshold=threshold), min_samples)
     else:
         labels = _drop_small(_chinese_whispers(x, eps), min_samples)
     return _renumber(labels)
 
 
-def radius_graph(x: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+def radius_graph(x: np.ndarray, radius: float, *, distances: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All pairs ``i < j`` of rows of ``x`` (``(n, d)``) within Euclidean distance ``radius``
-    (``<=``), as two ``int32`` arrays ``i``, ``j``.
+    (``<=``), as two ``int32`` arrays ``i``, ``j``; with ``distances=True`` also their
+    Euclidean distances, ``float32`` (from the same product: no second pass over the pairs).
 
     Brute force over the upper triangle in tiles, one BLAS product per tile: with rows
     extended to ``a' = (a, -h(a), 1)`` and ``b' = (b, 1, -h(b))``, ``h(v) = |v|^2/2 - r^2/4``,
@@ -117,6 +144,7 @@ def radius_graph(x: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
     margin = 1e-5 * max(1.0, float(sq.max(initial=0.0)), r2)
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
+    dists: list[np.ndarray] = []
     for r0 in range(0, n, _TILE_ROWS):
         r1 = min(r0 + _TILE_ROWS, n)
         for c0 in range(r0, n, _TILE_COLS):
@@ -129,15 +157,32 @@ def radius_graph(x: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
             i += r0
             j += c0
             keep = j > i
-            unsure = np.flatnonzero(keep & (g.ravel()[flat] <= margin))
+            values = g.ravel()[flat]
+            unsure = np.flatnonzero(keep & (values <= margin))
             if len(unsure):
                 d2 = ((x[i[unsure]] - x[j[unsure]]) ** 2).sum(axis=1)
                 keep[unsure] = d2 <= r2
             rows.append(i[keep].astype(np.int32))
             cols.append(j[keep].astype(np.int32))
-    if not rows:
-        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32)
-    return np.concatenate(rows), np.concatenate(cols)
+            if distances:
+                # a'.b' = (r^2 - |a - b|^2) / 2; the unsure pairs take their float64 distance.
+                d2_all = r2 - 2.0 * values.astype(np.float64)
+                if len(unsure):
+                    d2_all[unsure] = d2
+                dists.append(np.sqrt(np.maximum(d2_all[keep], 0.0)).astype(np.float32))
+    # Joined one list at a time, each freed as soon as it is joined: the pairs are the
+    # largest thing here (12 bytes each; 21M pairs at 100k faces and radius 0.6).
+    out = [_join(rows, np.int32), _join(cols, np.int32)]
+    if distances:
+        out.append(_join(dists, np.float32))
+    return tuple(out)
+
+
+def _join(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    """``np.concatenate(parts)`` (empty when there are none), emptying ``parts``."""
+    joined = np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+    parts.clear()
+    return joined
 
 
 def _dbscan(x: np.ndarray, eps: float, min_samples: int) -> np.ndarray:
@@ -323,3 +368,290 @@ def stable_ids(
         if ids[i] in people:
             ids[i] = NOISE
     return ids, max(next_id, int(ids.max(initial=-1)) + 1)
+
+
+#: Star absorption in ``graph_average``: a cluster may take in, in one round, clusters holding
+#: up to this fraction of its own faces (see ``graph_average``). 0 makes every merge a
+#: reciprocal-best pair, exactly ``scipy.cluster.hierarchy.linkage(method="average")``.
+STAR_FRACTION = 1.0
+
+
+def graph_average(
+    x: np.ndarray,
+    *,
+    eps: float,
+    cap: float,
+    groups: np.ndarray | None = None,
+    star: float = STAR_FRACTION,
+) -> np.ndarray:
+    """Average-linkage agglomerative clustering on distances capped at ``cap``, with
+    cannot-link groups: the labels of ``(n, d)`` descriptors ``x``, ``int64`` ``(n,)``
+    (every face in a cluster; ``cluster_descriptors`` turns small clusters into noise).
+
+    Two clusters A and B are merged while the mean over all pairs ``(a, b)`` of
+    ``min(|a - b|, cap)`` is at most ``eps`` (Euclidean, descriptor units): a person is
+    joined to another only when *most* of their faces agree, so one lookalike pair cannot
+    chain two people together (Sokal and Michener's UPGMA, 1958). Capping the distance
+    makes it exact on the radius graph at ``cap``: with similarity ``w = cap - d`` on the
+    pairs within ``cap`` (0 elsewhere), the mean capped distance is ``cap - W(A, B) / (|A| |B|)``,
+    ``W`` the sum of ``w`` between them: graph-based average linkage (Dhulipala, Eisenstat,
+    Lacki, Mirrokni, Shi, "Hierarchical Agglomerative Graph Clustering in Nearly-Linear
+    Time", ICML 2021), computed from ``radius_graph``'s pairs only.
+
+    ``groups``: ``(n,)`` ids (the photo of each face) or ``None``. Faces with the same id are
+    never put in one cluster: two faces in one photo are two people (a cannot-link
+    constraint); a merge that would join them is skipped for good.
+
+    Merges happen in rounds, vectorised. Each cluster finds its best partner (highest
+    ``W / (|A| |B|)``, ties to the lower index); reciprocal best pairs above the threshold
+    merge. Average linkage is reducible, so merging every reciprocal pair at once gives the
+    same clusters as merging the single best pair at a time; with ``star=0`` and no groups
+    the result equals ``scipy.cluster.hierarchy.fcluster(linkage(min(pdist(x), cap),
+    "average"), eps, "distance")`` (tested). That can take one round per face of a large
+    person (a big cluster takes in stragglers one by one), so in the same round a cluster
+    ``v`` that is nobody's reciprocal partner also absorbs the clusters whose best partner it
+    is, when each has mean capped distance at most ``cap - (1 + star)(cap - eps)`` to ``v``
+    and together they hold at most ``star * |v|`` faces: each absorbed cluster's mean capped
+    distance to the rest of the merged cluster is then still at most ``eps``. On synthetic
+    events this cuts 869 rounds to about 150 at 100k faces (``bench/recognition.py``).
+
+    Raises ``ValueError`` unless ``0 < eps < cap``. Memory: the radius graph (12 bytes a
+    pair: two ``int32`` and a ``float32``) and a few arrays of its size per round.
+    """
+    if not 0 < eps < cap:
+        raise ValueError(f"graph_average needs 0 < eps < cap, got eps={eps}, cap={cap}")
+    n = len(x)
+    delta = cap - eps  # merge while W / (|A| |B|) >= delta
+    a, b, w = radius_graph(x, cap, distances=True)
+    np.subtract(np.float32(cap), w, out=w)  # similarity cap - d, in place: float32 is plenty
+    if (w <= 0).any():
+        a, b, w = a[w > 0], b[w > 0], w[w > 0]
+    size = np.ones(n, dtype=np.float32)
+    label = np.arange(n, dtype=np.int32)  # face -> its cluster (0..k-1)
+    if groups is not None:
+        # (cluster, photo) pairs: a cluster's photos; no photo is in two faces of one cluster.
+        group_of = np.unique(np.asarray(groups), return_inverse=True)[1].astype(np.int64)
+        held_cluster, held_group = np.arange(n, dtype=np.int64), group_of
+    k = n
+    while len(a):
+        score = w / (size[a] * size[b])
+        best = np.full(k, -1.0, dtype=np.float32)
+        np.maximum.at(best, a, score)
+        np.maximum.at(best, b, score)
+        partner = np.full(k, k, dtype=np.int64)
+        hit = score == best[a]
+        np.minimum.at(partner, a[hit], b[hit])
+        hit = score == best[b]
+        np.minimum.at(partner, b[hit], a[hit])
+        del score, hit
+        eligible = np.flatnonzero(best >= delta)
+        mutual = eligible[(partner[partner[eligible]] == eligible) & (eligible < partner[eligible])]
+        target, member = mutual, partner[mutual]
+        if star > 0:
+            target, member = _with_stars(target, member, best, partner, size, delta, star)
+        if not len(target):
+            break
+        if groups is not None:
+            target, member, forbidden = _without_conflicts(target, member, best, held_cluster, held_group, k)
+            if len(forbidden):
+                # Joining these two would put one photo's faces in one person: never.
+                lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
+                cut = ~np.isin(lo * k + hi, forbidden)
+                a, b, w = a[cut], b[cut], w[cut]
+            if not len(target):
+                continue
+        lab = np.arange(k, dtype=np.int32)
+        lab[member] = target
+        alive = np.ones(k, dtype=bool)
+        alive[member] = False
+        lab = (np.cumsum(alive, dtype=np.int32) - 1)[lab]
+        k_new = int(alive.sum())
+        size = np.bincount(lab, weights=size, minlength=k_new).astype(np.float32)
+        label = lab[label]
+        if groups is not None:
+            held_cluster = lab[held_cluster]
+        merged = np.zeros(k, dtype=bool)
+        merged[target] = True
+        merged[member] = True
+        a, b, w = _merge_edges(a, b, w, lab, merged, k_new)
+        k = k_new
+    return label.astype(np.int64)
+
+
+def _merge_edges(a: np.ndarray, b: np.ndarray, w: np.ndarray, lab: np.ndarray, merged: np.ndarray,
+                 k_new: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cluster graph after a round: edges of merged clusters renamed by ``lab`` and summed
+    per new pair (in slices of the lower end, to bound the memory of the sort), the others
+    only renamed (``lab`` keeps the order of clusters that did not merge, so ``a < b`` holds)."""
+    touched = merged[a] | merged[b]
+    rest = ~touched
+    kept = (lab[a[rest]], lab[b[rest]], w[rest])
+    ta, tb, tw = lab[a[touched]], lab[b[touched]], w[touched]
+    del a, b, w, touched, rest
+    lo, hi = np.minimum(ta, tb), np.maximum(ta, tb)
+    inner = lo != hi
+    lo, hi, tw = lo[inner], hi[inner], tw[inner]
+    del ta, tb, inner
+    parts_a, parts_b, parts_w = [kept[0]], [kept[1]], [kept[2]]
+    slices = max(1, len(lo) // _MERGE_SLICE)
+    for s in range(slices):
+        part = (lo >= s * k_new // slices) & (lo < (s + 1) * k_new // slices)
+        keys, inverse = np.unique(lo[part].astype(np.int64) * k_new + hi[part], return_inverse=True)
+        parts_w.append(np.bincount(inverse, weights=tw[part], minlength=len(keys)).astype(np.float32))
+        parts_a.append((keys // k_new).astype(np.int32))
+        parts_b.append((keys % k_new).astype(np.int32))
+    del lo, hi, tw, kept
+    return _join(parts_a, np.int32), _join(parts_b, np.int32), _join(parts_w, np.float32)
+
+
+def _with_stars(target: np.ndarray, member: np.ndarray, best: np.ndarray, partner: np.ndarray,
+                size: np.ndarray, delta: float, star: float) -> tuple[np.ndarray, np.ndarray]:
+    """Add this round's star absorptions to the reciprocal pairs (see ``graph_average``)."""
+    k = len(best)
+    paired = np.zeros(k, dtype=bool)
+    paired[target] = True
+    paired[member] = True
+    leaf = np.flatnonzero((best >= (1 + star) * delta) & ~paired)
+    leaf = leaf[partner[leaf] < k]
+    leaf = leaf[~paired[partner[leaf]]]
+    centre_mask = np.zeros(k, dtype=bool)
+    centre_mask[partner[leaf]] = True
+    leaf = leaf[~centre_mask[leaf]]  # a cluster others point at absorbs, it is not absorbed
+    if not len(leaf):
+        return target, member
+    centre = partner[leaf]
+    order = np.lexsort((leaf, -best[leaf], centre))  # per centre, best first
+    leaf, centre = leaf[order], centre[order]
+    taken = np.cumsum(size[leaf])
+    first = np.flatnonzero(np.r_[True, centre[1:] != centre[:-1]])
+    before = np.repeat(taken[first] - size[leaf[first]], np.diff(np.r_[first, len(leaf)]))
+    fits = taken - before <= star * size[centre]
+    return np.concatenate([target, centre[fits]]), np.concatenate([member, leaf[fits]])
+
+
+def _without_conflicts(target: np.ndarray, member: np.ndarray, best: np.ndarray, held_cluster: np.ndarray,
+                       held_group: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drop the planned merges (``member`` into ``target``) that would put two faces of one
+    group in one cluster. A member sharing a group with its target can never join it: its
+    pair is returned as a key ``lo * k + hi`` to forget. Members of one target sharing a group
+    with each other: the one with the better score joins, the others wait for a later round.
+    Returns ``(target, member, forbidden_keys)``."""
+    planned = np.full(k, -1, dtype=np.int64)  # cluster -> the cluster it joins this round
+    planned[target] = target
+    planned[member] = target
+    rank = np.zeros(k)
+    rank[member] = best[member]
+    rank[target] = np.inf  # the target comes first among the holders of a group
+    involved = planned[held_cluster] >= 0
+    owner, grp, holder = planned[held_cluster[involved]], held_group[involved], held_cluster[involved]
+    order = np.lexsort((holder, -rank[holder], grp, owner))
+    owner, grp, holder = owner[order], grp[order], holder[order]
+    first = np.r_[True, (owner[1:] != owner[:-1]) | (grp[1:] != grp[:-1])]
+    later = np.flatnonzero(~first)
+    if not len(later):
+        return target, member, np.empty(0, dtype=np.int64)
+    block_start = np.maximum.accumulate(np.where(first, np.arange(len(first)), 0))
+    first_holder = holder[block_start[later]]
+    losers = np.unique(holder[later])
+    never = np.unique(holder[later][first_holder == owner[later]])  # clash with the target itself
+    keep = ~np.isin(member, losers)
+    their_target = planned[never]
+    forbidden = np.minimum(never, their_target) * k + np.maximum(never, their_target)
+    return target[keep], member[keep], np.unique(forbidden)
+
+
+def nearest_neighbours(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` nearest other rows of ``x`` (``(n, d)``), exact: ``int32`` indices and
+    ``float32`` Euclidean distances, both ``(n, min(k, n - 1))``, nearest first (ties by
+    index). Brute force in tiles of rows, one BLAS product each (the reasoning of
+    ``radius_graph``); memory ``_KNN_TILE_ROWS * n`` floats per tile."""
+    x = np.asarray(x, dtype=np.float32)
+    n = len(x)
+    k = min(k, n - 1)
+    idx = np.empty((n, max(k, 0)), dtype=np.int32)
+    dist = np.empty((n, max(k, 0)), dtype=np.float32)
+    if k <= 0:
+        return idx, dist
+    sq = np.einsum("ij,ij->i", x, x)
+    for r0 in range(0, n, _KNN_TILE_ROWS):
+        r1 = min(r0 + _KNN_TILE_ROWS, n)
+        d2 = sq[r0:r1, None] - 2.0 * (x[r0:r1] @ x.T) + sq[None, :]
+        d2[np.arange(r1 - r0), np.arange(r0, r1)] = np.inf  # not its own neighbour
+        part = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        pd = np.take_along_axis(d2, part, axis=1)
+        order = np.lexsort((part, pd), axis=1)
+        idx[r0:r1] = np.take_along_axis(part, order, axis=1)
+        dist[r0:r1] = np.sqrt(np.maximum(np.take_along_axis(pd, order, axis=1), 0.0))
+    return idx, dist
+
+
+def rank_order(x: np.ndarray, *, eps: float, neighbours: int, threshold: float) -> np.ndarray:
+    """Approximate rank-order clustering (Otto, Wang, Jain, "Clustering Millions of Faces by
+    Identity", TPAMI 2018): labels ``int64`` ``(n,)`` of ``(n, d)`` descriptors ``x``.
+
+    Each face's list holds itself (rank 0) and its ``neighbours`` nearest faces. For a face
+    ``a`` and a face ``b`` of its list at rank ``O_a(b)``, ``d(a, b)`` counts the faces of
+    ``a``'s list up to that rank that are absent from ``b``'s list; the rank-order distance is
+    ``(d(a, b) + d(b, a)) / min(O_a(b), O_b(a))`` (``O_b(a)`` is ``neighbours`` when ``a`` is not
+    in ``b``'s list). Pairs under ``threshold`` and within Euclidean ``eps`` (dlib descriptors
+    carry an absolute scale that ranks ignore) are linked, and clusters are the connected
+    components of the links, in one pass as in the paper's approximate version.
+    """
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(x)
+    if n < 2:
+        return np.arange(n, dtype=np.int64)
+    near, dist = nearest_neighbours(x, neighbours)
+    k = near.shape[1]
+    lists = np.hstack([np.arange(n, dtype=np.int64)[:, None], near.astype(np.int64)])  # (n, k + 1)
+    member_keys = np.sort((np.arange(n, dtype=np.int64)[:, None] * n + lists).ravel())
+
+    def listed(owner: np.ndarray, faces: np.ndarray) -> np.ndarray:
+        keys = owner[:, None] * n + faces
+        pos = np.searchsorted(member_keys, keys).clip(max=len(member_keys) - 1)
+        return member_keys[pos] == keys
+
+    src, rank = np.nonzero(dist <= eps)
+    rank = rank + 1  # rank in a's list (0 is a itself)
+    a, b = src.astype(np.int64), lists[src, rank]
+    in_b = listed(b, lists[a])  # (pairs, k + 1): is a's r-th face in b's list?
+    in_a = listed(a, lists[b])
+    where_a = np.argmax(lists[b] == a[:, None], axis=1)
+    rank_ba = np.where(lists[b, where_a] == a, where_a, k)
+    upto = np.arange(k + 1)[None, :]
+    d_ab = ((~in_b) & (upto <= rank[:, None])).sum(axis=1)
+    d_ba = ((~in_a) & (upto <= rank_ba[:, None])).sum(axis=1)
+    distance = (d_ab + d_ba) / np.maximum(1, np.minimum(rank, rank_ba))
+    link = distance < threshold
+    graph = csr_matrix((np.ones(int(link.sum()), dtype=np.int8), (a[link], b[link])), shape=(n, n))
+    return connected_components(graph, directed=True, connection="weak")[1].astype(np.int64)
+
+
+def assign_to_people(similarity: np.ndarray, sizes: np.ndarray, *, eps: float, cap: float) -> np.ndarray:
+    """Incremental assignment of the new faces of one photo to existing people, by
+    ``graph_average``'s merge test: a face joins a person when the mean of its distances to
+    the person's faces, each capped at ``cap``, is at most ``eps``.
+
+    ``similarity``: ``float`` ``(m, p)``, for each new face and person the sum over the
+    person's faces within ``cap`` of ``cap - distance`` (faces farther count 0); ``sizes``:
+    ``(p,)`` faces per person (> 0). The mean capped distance is ``cap - similarity / size``.
+    Each face takes its best qualifying person; one photo holds each person at most once,
+    so faces are served best pair first and a person taken by a face is gone for the others.
+    Returns ``int64`` ``(m,)``: a column index of ``sizes``, or ``-1`` (left to the next run).
+    """
+    similarity = np.asarray(similarity, dtype=np.float64)
+    m, p = similarity.shape if similarity.ndim == 2 else (0, 0)
+    out = np.full(m, -1, dtype=np.int64)
+    if m == 0 or p == 0:
+        return out
+    score = similarity / np.asarray(sizes, dtype=np.float64)[None, :]
+    face, person = np.nonzero(score >= cap - eps)
+    order = np.lexsort((person, face, -score[face, person]))
+    taken: set[int] = set()
+    for f, q in zip(face[order].tolist(), person[order].tolist()):
+        if out[f] < 0 and q not in taken:
+            out[f] = q
+            taken.add(q)
+    return out

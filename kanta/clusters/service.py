@@ -23,7 +23,7 @@ from kanta.db import connection
 from kanta.events.service import RUNNING_SQL, get_event_id
 from kanta.faces.schemas import BBOX_COLUMNS, USABLE_FACE, BBox
 from kanta.http import ApiError, not_found
-from kanta.images.service import face_urls, read_url_expiry
+from kanta.images.service import bump_clusters_version, face_urls, read_url_expiry
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,8 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
     """
     settings = get_settings()
     started = time.perf_counter()
-    started_at = dt.datetime.now(dt.timezone.utc)
-    parameters = {"eps": settings.cluster_eps, "min_samples": settings.cluster_min_samples}
+    started_at = dt.datetime.now(dt.UTC)
+    parameters = {"eps": settings.cluster_eps, "cap": settings.cluster_cap, "min_samples": settings.cluster_min_samples}
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
         locked = conn.execute(
@@ -59,7 +59,7 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
             "SELECT faces_version, next_cluster_id FROM events WHERE id = %s", (event_id,)
         ).fetchone()
         rows = conn.execute(
-            f"""SELECT f.id, f.descriptor, coalesce(f.cluster_id, -1) AS previous
+            f"""SELECT f.id, f.image_id, f.descriptor, coalesce(f.cluster_id, -1) AS previous
                 FROM faces f WHERE f.event_id = %s AND {USABLE_FACE} ORDER BY f.id""",
             (event_id,),
         ).fetchall()
@@ -77,8 +77,12 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
                     rejected.setdefault(index[c["face_id"]], set()).add(c["cluster_id"])
         descriptors = np.array([r["descriptor"].to_numpy() for r in rows]) if rows else np.empty((0, 128))
         previous = np.array([r["previous"] for r in rows], dtype=np.int64)
+        # Faces of one photo are never one person (graph_average's cannot-link groups).
+        photo_of: dict = {}
+        photos = np.array([photo_of.setdefault(r["image_id"], len(photo_of)) for r in rows], dtype=np.int64)
         labels = cluster_descriptors(descriptors, algorithm=settings.cluster_algorithm, eps=settings.cluster_eps,
-                                     min_samples=settings.cluster_min_samples)
+                                     cap=settings.cluster_cap, min_samples=settings.cluster_min_samples,
+                                     groups=photos)
         ids, next_id = stable_ids(labels, previous, pinned=pinned, rejected=rejected,
                                   next_id=event["next_cluster_id"])
         conn.execute(
@@ -87,6 +91,7 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
                WHERE f.id = v.id AND f.cluster_id IS DISTINCT FROM v.cluster_id""",
             ([r["id"] for r in rows], ids.tolist()),
         )
+        bump_clusters_version(conn, event_id)
         run = ClusterRun(
             event_code=event_code,
             status="done",
@@ -258,6 +263,7 @@ def _pin(conn: psycopg.Connection, event_id: int, face_ids: list[int], cluster_i
         (face_ids, event_id, cluster_id),
     )
     conn.execute("UPDATE faces SET cluster_id = %s WHERE id = ANY(%s)", (cluster_id, face_ids))
+    bump_clusters_version(conn, event_id)
 
 
 def move_face(raw_face_id: str, cluster_id: int | None) -> FaceAssignment:
@@ -289,6 +295,7 @@ def move_face(raw_face_id: str, cluster_id: int | None) -> FaceAssignment:
                 (face_id, face["event_id"], current),
             )
             conn.execute("UPDATE faces SET cluster_id = %s WHERE id = %s", (NOISE, face_id))
+            bump_clusters_version(conn, face["event_id"])
             return FaceAssignment(face_id=face_id, cluster_id=NOISE)
         _require_cluster(conn, face["event_id"], cluster_id)
         _pin(conn, face["event_id"], [face_id], cluster_id)

@@ -18,6 +18,7 @@ import numpy as np
 import psycopg
 
 from kanta import storage
+from kanta.clusters.algorithm import assign_to_people
 from kanta.config import get_settings
 from kanta.db import connection
 from kanta.faces.schemas import USABLE_FACE
@@ -123,10 +124,8 @@ def ingest_blob(blob_name: str, data: bytes) -> IngestResult:
         with connection() as conn:
             _upsert_image(conn, row, status="processed")
             conn.execute("DELETE FROM faces WHERE image_id = %s", (image_id,))
-            people = [
-                None if f.excluded else nearest_person(conn, event["id"], f.descriptor, settings.assign_max_distance)
-                for f in analysis.faces
-            ]
+            people = people_for_faces(conn, event["id"], [None if f.excluded else f.descriptor for f in analysis.faces],
+                                      eps=settings.cluster_eps, cap=settings.cluster_cap)
             with conn.cursor() as cur:
                 cur.executemany(
                     """INSERT INTO faces (image_id, event_id, bbox_x, bbox_y, bbox_width, bbox_height, descriptor,
@@ -149,16 +148,40 @@ def ingest_blob(blob_name: str, data: bytes) -> IngestResult:
     return IngestResult("processed", image_id, len(analysis.faces))
 
 
-def nearest_person(conn: psycopg.Connection, event_id: int, descriptor: np.ndarray, max_distance: float) -> int | None:
-    """Incremental assignment: the person id of the event's nearest clustered, usable face
-    if it is closer than ``max_distance`` (Euclidean), else ``None`` (left to the next run)."""
-    row = conn.execute(
-        f"""SELECT f.cluster_id, f.descriptor <-> %(q)s AS distance FROM faces f
-           WHERE f.event_id = %(e)s AND f.cluster_id >= 0 AND {USABLE_FACE}
-           ORDER BY distance LIMIT 1""",
-        {"q": descriptor.astype(np.float32), "e": event_id},
-    ).fetchone()
-    return row["cluster_id"] if row and row["distance"] <= max_distance else None
+def people_for_faces(conn: psycopg.Connection, event_id: int, descriptors: list[np.ndarray | None], *,
+                     eps: float, cap: float) -> list[int | None]:
+    """Incremental assignment of the faces of one new photo: for each descriptor (``(128,)``,
+    or ``None`` for a face kept out of people), the person it joins now, or ``None`` (left to
+    the next full run). The rule is the full run's (``kanta.clusters.algorithm.assign_to_people``:
+    mean capped distance to the person's faces at most ``eps``), and no two faces of the photo
+    join the same person. One scan of the event's clustered faces per face (pgvector ``<->``)."""
+    usable = [i for i, d in enumerate(descriptors) if d is not None]
+    out: list[int | None] = [None] * len(descriptors)
+    if not usable:
+        return out
+    sums: list[dict[int, float]] = []
+    for i in usable:
+        rows = conn.execute(
+            f"""SELECT cluster_id, sum(%(cap)s - distance) AS similarity FROM (
+                    SELECT f.cluster_id, f.descriptor <-> %(q)s AS distance FROM faces f
+                    WHERE f.event_id = %(e)s AND f.cluster_id >= 0 AND {USABLE_FACE}) near
+                WHERE distance < %(cap)s GROUP BY cluster_id""",
+            {"q": np.asarray(descriptors[i], dtype=np.float32), "e": event_id, "cap": cap},
+        ).fetchall()
+        sums.append({r["cluster_id"]: r["similarity"] for r in rows})
+    people = sorted(set().union(*sums))
+    if not people:
+        return out
+    sizes = {r["cluster_id"]: r["n"] for r in conn.execute(
+        f"""SELECT f.cluster_id, count(*) AS n FROM faces f
+            WHERE f.event_id = %s AND f.cluster_id = ANY(%s) AND {USABLE_FACE} GROUP BY f.cluster_id""",
+        (event_id, people),
+    )}
+    similarity = np.array([[s.get(p, 0.0) for p in people] for s in sums])
+    chosen = assign_to_people(similarity, np.array([sizes[p] for p in people]), eps=eps, cap=cap)
+    for i, c in zip(usable, chosen.tolist()):
+        out[i] = people[c] if c >= 0 else None
+    return out
 
 
 def _upsert_image(conn: psycopg.Connection, row: dict, *, status: str, code: str | None = None,

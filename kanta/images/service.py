@@ -181,6 +181,12 @@ def bump_faces_version(conn: psycopg.Connection, event_id: int) -> None:
     conn.execute("UPDATE events SET faces_version = faces_version + 1 WHERE id = %s", (event_id,))
 
 
+def bump_clusters_version(conn: psycopg.Connection, event_id: int) -> None:
+    """Record that faces of the event changed person (``faces.cluster_id``) while the faces
+    themselves did not, so search workers re-read who is who (``kanta.search.descriptors``)."""
+    conn.execute("UPDATE events SET clusters_version = clusters_version + 1 WHERE id = %s", (event_id,))
+
+
 #: Seconds a pending image may wait for its blob beyond its upload URL's lifetime (browsers
 #: may still be sending when the URL expires; retries of the blob trigger take minutes).
 STALE_UPLOAD_GRACE_S = 3600

@@ -9,10 +9,21 @@ import numpy as np
 import pytest
 
 from kanta.clusters import algorithm
-from kanta.clusters.algorithm import ALGORITHMS, NOISE, cluster_descriptors, radius_graph, stable_ids
+from kanta.clusters.algorithm import (
+    ALGORITHMS,
+    NOISE,
+    assign_to_people,
+    cluster_descriptors,
+    graph_average,
+    nearest_neighbours,
+    radius_graph,
+    stable_ids,
+)
 
 #: Parameters per algorithm for the well-separated people below (eps: Euclidean distance).
 PARAMS = {
+    "graph_average": {"eps": 0.55, "cap": 0.6, "min_samples": 2},
+    "rank_order": {"eps": 0.55, "min_samples": 2, "neighbours": 10, "threshold": 1.5},
     "dbscan": {"eps": 0.5, "min_samples": 2},
     "hdbscan": {"eps": 0.0, "min_samples": 3},
     "agglomerative": {"eps": 0.55, "min_samples": 2, "linkage": "average"},
@@ -52,7 +63,7 @@ def test_each_algorithm_finds_each_person_once_and_leaves_loners_as_noise(name):
     assert firsts == list(range(len(firsts)))
 
 
-@pytest.mark.parametrize("name", ["dbscan", "agglomerative", "chinese_whispers"])
+@pytest.mark.parametrize("name", ["graph_average", "dbscan", "agglomerative", "chinese_whispers"])
 def test_two_people_closer_than_eps_apart_are_not_chained_through_a_lookalike(name):
     # Two people 1.0 apart and one face halfway (0.5 from both): DBSCAN with eps 0.45 must
     # not join them through it; neither may the others at their thresholds.
@@ -75,7 +86,7 @@ def test_dbscan_gives_scikit_learn_labels():
     x[3] = x[4]  # identical faces count as neighbours
     for eps in (0.35, 0.5, 0.7):
         for min_samples in (1, 2, 3, 5, 8):
-            ours = cluster_descriptors(x, eps=eps, min_samples=min_samples)
+            ours = cluster_descriptors(x, algorithm="dbscan", eps=eps, min_samples=min_samples)
             theirs = algorithm._renumber(DBSCAN(eps=eps, min_samples=min_samples).fit_predict(x))
             assert (ours == theirs).all(), (eps, min_samples)
 
@@ -89,7 +100,7 @@ def test_chinese_whispers_gives_dlibs_labels():
     assert (ours == algorithm._renumber(np.array(theirs))).all()
 
 
-def test_radius_graph_is_every_pair_within_the_radius():
+def test_radius_graph_is_every_pair_within_the_radius_with_its_distance():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((700, 128)) * 0.05
     x[10] = x[11]
@@ -98,15 +109,128 @@ def test_radius_graph_is_every_pair_within_the_radius():
     i, j = radius_graph(x, radius)
     want = {(a, b) for a, b in zip(*np.nonzero(full <= radius)) if a < b}
     assert set(zip(i.tolist(), j.tolist())) == want
+    i2, j2, d = radius_graph(x, radius, distances=True)
+    assert (i2 == i).all() and (j2 == j).all() and d.dtype == np.float32
+    np.testing.assert_allclose(d, full[i, j], atol=1e-5)
+
+
+def lumpy_people(seed: int, n_people: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """People of 1-60 faces whose distances overlap like real dlib descriptors do (same
+    person mostly 0.3-0.7 apart, different people 0.6-1.0), so that merges happen at every
+    level and some people sit near the threshold."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 60, n_people)
+    centres = rng.standard_normal((n_people, 128)) * (0.55 / np.sqrt(128))
+    who = np.repeat(np.arange(n_people), sizes)
+    spread = rng.uniform(0.25, 0.45, n_people)[who]
+    x = centres[who] + rng.standard_normal((len(who), 128)) * (spread / np.sqrt(2 * 128))[:, None]
+    order = rng.permutation(len(who))
+    return x[order], who[order]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize(("eps", "cap"), [(0.5, 0.6), (0.58, 0.6), (0.6, 0.65)])
+def test_graph_average_without_stars_is_scipys_average_linkage_on_capped_distances(seed, eps, cap):
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import pdist
+
+    x, _ = lumpy_people(seed)
+    ours = algorithm._renumber(graph_average(x, eps=eps, cap=cap, star=0))
+    theirs = algorithm._renumber(fcluster(linkage(np.minimum(pdist(x), cap), "average"), eps, "distance"))
+    assert (ours == theirs).all()
+    assert 1 < len(set(ours.tolist())) < len(x)  # merges happened, and not everything merged
+
+
+def mean_capped(x: np.ndarray, a: np.ndarray, b: np.ndarray, cap: float) -> float:
+    return float(np.minimum(np.linalg.norm(x[a][:, None] - x[b][None], axis=2), cap).mean())
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("star", [0.0, 1.0])
+def test_graph_average_stops_only_when_no_two_clusters_may_merge(seed, star):
+    # Whatever the merge order, the result is a fixed point of the rule: every pair of
+    # clusters it returns is farther apart on average than eps (or shares a photo).
+    x, _ = lumpy_people(seed + 10)
+    groups = np.random.default_rng(seed).integers(0, len(x) // 2, len(x))
+    labels = graph_average(x, eps=0.58, cap=0.6, groups=groups, star=star)
+    members = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    for m in members:
+        assert len(set(groups[m].tolist())) == len(m), "two faces of one photo in one cluster"
+    for p in range(len(members)):
+        for q in range(p + 1, len(members)):
+            if not set(groups[members[p]].tolist()) & set(groups[members[q]].tolist()):
+                assert mean_capped(x, members[p], members[q], 0.6) > 0.58
+
+
+def test_stars_take_in_a_large_persons_stragglers_without_joining_people():
+    # One person of 400 faces: exact average linkage takes in stragglers one per round; with
+    # stars the same person, and the people around, come out the same.
+    x, who = people(seed=8, n_people=3, faces=400, loners=0)
+    exact = algorithm._renumber(graph_average(x, eps=0.55, cap=0.6, star=0))
+    fast = algorithm._renumber(graph_average(x, eps=0.55, cap=0.6))
+    assert (exact == fast).all() and len(set(fast.tolist())) == 3
+    assert all(len(set(fast[who == p].tolist())) == 1 for p in range(3))
+
+
+def test_faces_of_one_photo_are_never_one_person():
+    # Twins (0.2 apart on average) always photographed together: without the photos they are
+    # one person; with them, two.
+    rng = np.random.default_rng(11)
+    centre = rng.standard_normal(128) / np.sqrt(128)
+    twin = centre + rng.standard_normal(128) * (0.2 / np.sqrt(128))
+    x = np.vstack([c + rng.standard_normal((10, 128)) * (0.2 / np.sqrt(2 * 128)) for c in (centre, twin)])
+    photo = np.concatenate([np.arange(10), np.arange(10)])  # photo k shows face k of each twin
+    assert len(set(cluster_descriptors(x, eps=0.55, min_samples=2).tolist())) == 1
+    together = cluster_descriptors(x, eps=0.55, min_samples=2, groups=photo)
+    assert set(together[:10].tolist()).isdisjoint(together[10:].tolist())
+    assert NOISE not in together.tolist() and len(set(together.tolist())) == 2
+
+
+def test_graph_average_refuses_eps_not_under_cap():
+    x, _ = people()
+    with pytest.raises(ValueError, match="eps < cap"):
+        cluster_descriptors(x, eps=0.6, cap=0.6, min_samples=2)
+
+
+def test_nearest_neighbours_are_exact():
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((600, 128)) * 0.05
+    idx, dist = nearest_neighbours(x, 7)
+    full = np.linalg.norm(x[:, None] - x[None], axis=2)
+    np.fill_diagonal(full, np.inf)
+    want = np.argsort(full, axis=1, kind="stable")[:, :7]
+    assert (idx == want).all()
+    np.testing.assert_allclose(dist, np.take_along_axis(full, want, axis=1), atol=1e-5)
+
+
+def test_rank_order_links_shared_neighbourhoods_not_lone_lookalikes():
+    x, who = people(seed=13, n_people=4, faces=12, loners=3)
+    labels = cluster_descriptors(x, algorithm="rank_order", eps=0.6, min_samples=2, neighbours=10, threshold=1.5)
+    for p in range(4):
+        assert len(set(labels[who == p].tolist())) == 1 and NOISE not in labels[who == p]
+    assert (labels[who == -1] == NOISE).all()
+
+
+def test_new_faces_join_the_person_most_of_whose_faces_agree_once_per_photo():
+    # Sums of (cap - distance) of 2 new faces against 3 people of 4, 10 and 2 faces, cap 0.6:
+    # mean capped distance = 0.6 - sum / size.
+    sims = np.array([[0.2, 0.5, 0.0],    # face 0: person 1 at 0.55 (person 0 at 0.55 too, 0.6 - 0.05)
+                     [0.3, 0.9, 0.05]])  # face 1: person 1 at 0.51: better, so it wins person 1
+    sizes = np.array([4, 10, 2])
+    assert assign_to_people(sims, sizes, eps=0.56, cap=0.6).tolist() == [0, 1]
+    assert assign_to_people(sims, sizes, eps=0.52, cap=0.6).tolist() == [-1, 1]
+    # One face close to only one of a person's ten faces is not enough.
+    assert assign_to_people(np.array([[0.3]]), np.array([10]), eps=0.56, cap=0.6).tolist() == [-1]
+    assert assign_to_people(np.empty((0, 3)), sizes, eps=0.56, cap=0.6).tolist() == []
 
 
 def test_new_faces_keep_existing_people_ids():
     x, _ = people(seed=4)
     more, _ = people(seed=4, faces=10, loners=0)  # the same people, 2 more faces each
-    first = cluster_descriptors(x, algorithm="dbscan", eps=0.5, min_samples=2)
+    first = cluster_descriptors(x, eps=0.55, min_samples=2)
     ids, next_id = stable_ids(first, np.full(len(x), -1), pinned={}, rejected={}, next_id=0)
     both = np.vstack([more, x])  # new faces first: cluster numbering changes
-    labels = cluster_descriptors(both, algorithm="dbscan", eps=0.5, min_samples=2)
+    labels = cluster_descriptors(both, eps=0.55, min_samples=2)
     previous = np.concatenate([np.full(len(more), -1), ids])
     again, _ = stable_ids(labels, previous, pinned={}, rejected={}, next_id=next_id)
     assert (again[len(more):] == ids).all()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kanta.clusters.algorithm import NOISE, stable_ids
-from tests.helpers import photo, put_blob, run_blob_trigger
+from tests.helpers import photo, put_blob, run_blob_trigger, side_by_side
 
 # --- the pure id matching -----------------------------------------------------------------
 
@@ -98,7 +98,7 @@ def test_ids_survive_new_photos_and_new_photos_join_their_person_at_once(api, fu
     assert run["kept_count"] == 8 and run["face_count"] == 10 and run["trigger"] == "manual"
     assert after["rose_leslie_1.jpg"] == after["rose_leslie_2.jpg"] not in before.values()
     _, clusters = api("list_clusters", route={"code": code})
-    assert clusters["last_run"]["kept_count"] == 8 and clusters["last_run"]["algorithm"] == "dbscan"
+    assert clusters["last_run"]["kept_count"] == 8 and clusters["last_run"]["algorithm"] == "graph_average"
 
 
 def test_names_merges_and_moves_survive_every_run(api, functions, people):
@@ -128,6 +128,38 @@ def test_names_merges_and_moves_survive_every_run(api, functions, people):
         assert after["obama_2.jpg"] == biden and after["obama_3.jpg"] == NOISE and after["obama_1.jpg"] == obama
         names = {c["cluster_id"]: c["name"] for c in api("list_clusters", route={"code": code})[1]["items"]}
         assert names[obama] == "Barack" and kit not in names
+
+
+def faces_of(api, code: str, name: str) -> list[dict]:
+    """The faces of photo ``name`` of event ``code``, left to right."""
+    image = _images(api, code)[name]
+    return sorted(api("get_image", route={"image_id": image["image_id"]})[1]["faces"], key=lambda f: f["bbox"]["x"])
+
+
+def test_two_faces_of_one_photo_never_join_one_person_on_ingest(api, functions, people):
+    # A photo holding two pictures of Obama side by side: both faces are close to his
+    # person, but one photo shows a person once; the closer face joins, the other waits.
+    code, before = people
+    obama = before["obama_1.jpg"]
+    put_blob(f"{code}/two-obamas.jpg", side_by_side("obama_4_480p.jpg", "obama_5_small.jpg"))
+    run_blob_trigger(functions, f"{code}/two-obamas.jpg")
+    left, right = faces_of(api, code, "two-obamas.jpg")
+    assert sorted([left["cluster_id"], right["cluster_id"]], key=str) == [obama, None]
+
+
+def test_two_faces_of_one_photo_never_make_one_person_in_a_full_run(api, functions, event):
+    # Two pictures of Obama in one photo (0.07 apart), plus three single ones. Without the
+    # same-photo rule all five faces are one person; with it the two are never together (the
+    # evidence says two people: the singles split between them rather than join both).
+    code = event["code"]
+    put_blob(f"{code}/two-obamas.jpg", side_by_side("obama_1.jpg", "obama_4_480p.jpg"))
+    run_blob_trigger(functions, f"{code}/two-obamas.jpg")
+    singles = upload(api, functions, code, "obama_2.jpg", "obama_3.jpg", "obama_5_small.jpg")
+    recluster(api, code)
+    pair = [f["cluster_id"] for f in faces_of(api, code, "two-obamas.jpg")]
+    assert pair[0] != pair[1] and min(pair) >= 0
+    for image in singles.values():
+        assert person_of(api("get_image", route={"image_id": image["image_id"]})[1]) in pair
 
 
 def test_a_repeated_delivery_keeps_face_ids_and_corrections(api, functions, people):

@@ -20,9 +20,6 @@ UPLOADED = [
     "alex_lacamoire_1.jpg", "alex_lacamoire_2.png", "group_biden_obama.jpg", "lin_manuel_miranda_1.png",
 ]
 SELFIE = "obama_4_480p.jpg"
-#: People whose two photos are farther apart than KANTA_CLUSTER_EPS (0.5): Alex Lacamoire's
-#: descriptors are 0.52 apart.
-APART = {"alex_lacamoire"}
 CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png"}
 
 
@@ -74,11 +71,8 @@ def test_photos_become_searchable_people(api, functions, event):
     cluster_of = {}
     for person, faces in faces_by_person.items():
         ids = {f["cluster_id"] for f in faces}
-        if person in APART:
-            # Farther apart than KANTA_CLUSTER_EPS: left unclustered rather than risk joining
-            # two strangers (bench/cluster.py: eps 0.55 merges people in large events).
-            assert ids == {-1}, (person, ids)
-        elif len(faces) >= 2:
+        # Alex Lacamoire's two photos are 0.52 apart: under KANTA_CLUSTER_EPS, one person.
+        if len(faces) >= 2:
             assert len(ids) == 1 and next(iter(ids)) >= 0, (person, ids)
             cluster_of[person] = ids.pop()
     # Different people, different clusters.
@@ -94,7 +88,7 @@ def test_photos_become_searchable_people(api, functions, event):
     assert clusters["items"][0]["face_count"] == 4
     assert {c["cluster_id"] for c in clusters["items"]} == set(cluster_of.values())
     assert all(1 <= len(c["samples"]) <= 2 for c in clusters["items"])
-    assert clusters["noise_count"] == 3  # Lin-Manuel Miranda (one photo) and Alex Lacamoire's two
+    assert clusters["noise_count"] == 1  # Lin-Manuel Miranda: one photo
     assert clusters["last_clustered_at"] is not None
 
     # Filtering images by cluster gives exactly that person's photos.

@@ -374,6 +374,10 @@ def stable_ids(
 #: up to this fraction of its own faces (see ``graph_average``). 0 makes every merge a
 #: reciprocal-best pair, exactly ``scipy.cluster.hierarchy.linkage(method="average")``.
 STAR_FRACTION = 1.0
+#: Cannot-link in ``graph_average``: two clusters sharing photos in at most this fraction of
+#: the smaller one's faces still merge, ejecting per shared photo the face less like the
+#: merged cluster (see ``_resolve_conflicts``); sharing more, they never merge.
+CONFLICT_FRACTION = 0.2
 
 
 def graph_average(
@@ -400,7 +404,12 @@ def graph_average(
 
     ``groups``: ``(n,)`` ids (the photo of each face) or ``None``. Faces with the same id are
     never put in one cluster: two faces in one photo are two people (a cannot-link
-    constraint); a merge that would join them is skipped for good.
+    constraint). Two clusters sharing photos never merge, unless they share photos in at most
+    ``CONFLICT_FRACTION`` of the smaller one's faces: then one face per shared photo was put
+    in the wrong cluster, the merge goes ahead and the face less like the merged cluster
+    leaves it for a cluster of its own (it never rejoins the cluster it left). On the real
+    sets of ``bench/recognition.py`` hard constraints alone cost recall (one misplaced face
+    kept two halves of a person apart for good).
 
     Merges happen in rounds, vectorised. Each cluster finds its best partner (highest
     ``W / (|A| |B|)``, ties to the lower index); reciprocal best pairs above the threshold
@@ -428,10 +437,7 @@ def graph_average(
         a, b, w = a[w > 0], b[w > 0], w[w > 0]
     size = np.ones(n, dtype=np.float32)
     label = np.arange(n, dtype=np.int32)  # face -> its cluster (0..k-1)
-    if groups is not None:
-        # (cluster, photo) pairs: a cluster's photos; no photo is in two faces of one cluster.
-        group_of = np.unique(np.asarray(groups), return_inverse=True)[1].astype(np.int64)
-        held_cluster, held_group = np.arange(n, dtype=np.int64), group_of
+    group_of = None if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1].astype(np.int64)
     k = n
     while len(a):
         score = w / (size[a] * size[b])
@@ -451,8 +457,10 @@ def graph_average(
             target, member = _with_stars(target, member, best, partner, size, delta, star)
         if not len(target):
             break
-        if groups is not None:
-            target, member, forbidden = _without_conflicts(target, member, best, held_cluster, held_group, k)
+        eject = np.empty(0, dtype=np.int64)
+        if group_of is not None:
+            target, member, forbidden, eject = _resolve_conflicts(x, cap, target, member, best, label, group_of,
+                                                                  size, k)
             if len(forbidden):
                 # Joining these two would put one photo's faces in one person: never.
                 lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
@@ -468,13 +476,13 @@ def graph_average(
         k_new = int(alive.sum())
         size = np.bincount(lab, weights=size, minlength=k_new).astype(np.float32)
         label = lab[label]
-        if groups is not None:
-            held_cluster = lab[held_cluster]
         merged = np.zeros(k, dtype=bool)
         merged[target] = True
         merged[member] = True
         a, b, w = _merge_edges(a, b, w, lab, merged, k_new)
         k = k_new
+        if len(eject):
+            a, b, w, size, k = _eject(x, cap, eject, label, size, a, b, w, k)
     return label.astype(np.int64)
 
 
@@ -529,35 +537,111 @@ def _with_stars(target: np.ndarray, member: np.ndarray, best: np.ndarray, partne
     return np.concatenate([target, centre[fits]]), np.concatenate([member, leaf[fits]])
 
 
-def _without_conflicts(target: np.ndarray, member: np.ndarray, best: np.ndarray, held_cluster: np.ndarray,
-                       held_group: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Drop the planned merges (``member`` into ``target``) that would put two faces of one
-    group in one cluster. A member sharing a group with its target can never join it: its
-    pair is returned as a key ``lo * k + hi`` to forget. Members of one target sharing a group
-    with each other: the one with the better score joins, the others wait for a later round.
-    Returns ``(target, member, forbidden_keys)``."""
+def _resolve_conflicts(x: np.ndarray, cap: float, target: np.ndarray, member: np.ndarray, best: np.ndarray,
+                       label: np.ndarray, group_of: np.ndarray, size: np.ndarray, k: int
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Apply the cannot-link groups to this round's planned merges (``member`` into ``target``).
+
+    Members of one target sharing a group with each other: the better-scoring one joins, the
+    others wait for a later round. A member sharing groups with its target: if they share
+    at most ``CONFLICT_FRACTION`` of the smaller one's faces, the merge goes ahead and, per
+    shared group, the face less like the merged cluster is ejected (one misplaced face must
+    not keep two halves of a person apart for good); else the two can never merge.
+    Returns ``(target, member, forbidden_keys, eject)``: the merges left, the keys
+    ``lo * k + hi`` of cluster pairs to forget, and the faces to eject after the merge.
+    """
     planned = np.full(k, -1, dtype=np.int64)  # cluster -> the cluster it joins this round
     planned[target] = target
     planned[member] = target
     rank = np.zeros(k)
     rank[member] = best[member]
     rank[target] = np.inf  # the target comes first among the holders of a group
-    involved = planned[held_cluster] >= 0
-    owner, grp, holder = planned[held_cluster[involved]], held_group[involved], held_cluster[involved]
+    face = np.flatnonzero(planned[label] >= 0)
+    holder = label[face].astype(np.int64)
+    owner, grp = planned[holder], group_of[face]
     order = np.lexsort((holder, -rank[holder], grp, owner))
-    owner, grp, holder = owner[order], grp[order], holder[order]
+    face, holder, owner, grp = face[order], holder[order], owner[order], grp[order]
     first = np.r_[True, (owner[1:] != owner[:-1]) | (grp[1:] != grp[:-1])]
     later = np.flatnonzero(~first)
+    none = np.empty(0, dtype=np.int64)
     if not len(later):
-        return target, member, np.empty(0, dtype=np.int64)
-    block_start = np.maximum.accumulate(np.where(first, np.arange(len(first)), 0))
-    first_holder = holder[block_start[later]]
-    losers = np.unique(holder[later])
-    never = np.unique(holder[later][first_holder == owner[later]])  # clash with the target itself
-    keep = ~np.isin(member, losers)
-    their_target = planned[never]
-    forbidden = np.minimum(never, their_target) * k + np.maximum(never, their_target)
-    return target[keep], member[keep], np.unique(forbidden)
+        return target, member, none, none
+    block_start = np.maximum.accumulate(np.where(first, np.arange(len(first)), 0))[later]
+    with_target = holder[block_start] == owner[later]
+    waiting = np.unique(holder[later][~with_target])  # a group another member brings first
+    # Member-target clashes: (member, target, the target's face, the member's face).
+    c_member, c_target = holder[later][with_target], owner[later][with_target]
+    c_face_t, c_face_m = face[block_start][with_target], face[later][with_target]
+    clashes = np.bincount(c_member, minlength=k)
+    ejectable = clashes[c_member] <= CONFLICT_FRACTION * np.minimum(size[c_member], size[c_target])
+    never = np.unique(c_member[~ejectable])
+    keep = ~np.isin(member, np.union1d(waiting, never))
+    forbidden = np.unique(np.minimum(never, planned[never]) * k + np.maximum(never, planned[never]))
+    eject = []
+    kept_member = set(member[keep].tolist())
+    if ejectable.any():
+        by_cluster = np.argsort(label, kind="stable")
+        starts = np.searchsorted(label[by_cluster], np.arange(k + 1))
+        for m, t, ft, fm in zip(c_member[ejectable].tolist(), c_target[ejectable].tolist(),
+                                c_face_t[ejectable].tolist(), c_face_m[ejectable].tolist()):
+            if m not in kept_member:
+                continue
+            union = np.concatenate([by_cluster[starts[t]:starts[t + 1]], by_cluster[starts[m]:starts[m + 1]]])
+            union = union[(union != ft) & (union != fm)]
+            sims = [np.maximum(0.0, cap - np.linalg.norm(x[union] - x[f], axis=1)).sum() for f in (ft, fm)]
+            eject.append(fm if sims[1] <= sims[0] else ft)
+    return target[keep], member[keep], forbidden, np.array(eject, dtype=np.int64)
+
+
+def _eject(x: np.ndarray, cap: float, faces: np.ndarray, label: np.ndarray, size: np.ndarray, a: np.ndarray,
+           b: np.ndarray, w: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Move each face of ``faces`` out of its cluster into a cluster of its own, updating
+    ``label`` in place and the cluster graph: its similarities (``cap - d`` to faces within
+    ``cap``, from the descriptors: one pass over ``x`` per face) leave its old cluster's edges
+    and become the new cluster's, except those to the old cluster itself: the face and the
+    cluster it left never merge again. Returns ``(a, b, w, size, k)``."""
+    extra_a: list[np.ndarray] = []
+    extra_b: list[np.ndarray] = []
+    extra_w: list[np.ndarray] = []
+    size = np.concatenate([size, np.ones(len(faces), dtype=np.float32)])
+    for f in faces.tolist():
+        old, new = int(label[f]), k
+        sim = np.maximum(0.0, cap - np.linalg.norm(x - x[f], axis=1))
+        sim[f] = 0.0
+        label[f] = new
+        size[old] -= 1
+        k += 1
+        per_cluster = np.bincount(label, weights=sim, minlength=k)
+        linked = np.flatnonzero(per_cluster > 0)
+        others = linked[(linked != old) & (linked != new)]
+        # Its old cluster loses the face's similarities to every other cluster ...
+        extra_a.append(np.full(len(others), old))
+        extra_b.append(others)
+        extra_w.append(-per_cluster[others])
+        # ... and the new cluster has them, but none to the cluster it left: that cluster
+        # holds this photo's other face, so the two must never merge.
+        to_new = others
+        extra_a.append(to_new)
+        extra_b.append(np.full(len(to_new), new))
+        extra_w.append(per_cluster[to_new])
+    add_a, add_b = np.concatenate(extra_a), np.concatenate(extra_b)
+    add_w = np.concatenate(extra_w).astype(np.float32)
+    touched = np.zeros(k, dtype=bool)
+    touched[add_a] = True
+    touched[add_b] = True
+    hit = touched[a] | touched[b]
+    ta = np.concatenate([a[hit], add_a]).astype(np.int64)
+    tb = np.concatenate([b[hit], add_b]).astype(np.int64)
+    tw = np.concatenate([w[hit], add_w])
+    lo, hi = np.minimum(ta, tb), np.maximum(ta, tb)
+    keys, inverse = np.unique(lo * k + hi, return_inverse=True)
+    sums = np.bincount(inverse, weights=tw, minlength=len(keys))
+    live = sums > 1e-6  # what a departed face leaves behind is float rounding, not similarity
+    rest = ~hit
+    a = np.concatenate([a[rest], (keys[live] // k).astype(np.int32)])
+    b = np.concatenate([b[rest], (keys[live] % k).astype(np.int32)])
+    w = np.concatenate([w[rest], sums[live].astype(np.float32)])
+    return a, b, w, size, k
 
 
 def nearest_neighbours(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -186,6 +186,27 @@ def test_faces_of_one_photo_are_never_one_person():
     assert NOISE not in together.tolist() and len(set(together.tolist())) == 2
 
 
+def test_one_misplaced_face_does_not_keep_two_halves_of_a_person_apart():
+    # A person photographed in two looks, A and B (centres 0.35 apart), and a stranger's face
+    # w that looks like A (0.2 from A's centre, on the side away from B) and shares a photo
+    # with one of B's faces. w joins A first; A and B then share a photo. With hard
+    # cannot-links the person stays split for good; instead the merge goes ahead and w, less
+    # like the merged person than B's face, leaves it.
+    rng = np.random.default_rng(21)
+    unit = rng.standard_normal(128)
+    unit /= np.linalg.norm(unit)
+    c_a = rng.standard_normal(128) / np.sqrt(128)
+    c_b = c_a + 0.35 * unit
+    noise = 0.15 / np.sqrt(2 * 128)
+    x = np.vstack([c_a + rng.standard_normal((10, 128)) * noise, c_b + rng.standard_normal((10, 128)) * noise,
+                   c_a - 0.2 * unit])
+    groups = np.arange(len(x))
+    groups[-1] = groups[10]  # w and B's first face in one photo
+    labels = cluster_descriptors(x, eps=0.55, cap=0.6, min_samples=2, groups=groups)
+    assert len(set(labels[:20].tolist())) == 1 and labels[0] != NOISE
+    assert labels[20] != labels[0]
+
+
 def test_graph_average_refuses_eps_not_under_cap():
     x, _ = people()
     with pytest.raises(ValueError, match="eps < cap"):

@@ -15,9 +15,10 @@ bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 @bp.route(route="events/{code}/search", methods=["POST"])
 @api
 def search_event(req: func.HttpRequest) -> func.HttpResponse:
-    """``POST /api/events/{code}/search?top_k=20&max_distance=0.6&faces=largest|all`` with the
-    photo's bytes as the body (JPEG/PNG/WebP) → ``{query_faces, matches, people, reason,
-    message}``: photos nearest first, each once; 404; 413; 422 ``no_face`` /
-    ``face_unusable`` / ``invalid_image``."""
+    """``POST /api/events/{code}/search?top_k=20&max_distance=&person_max_distance=&faces=largest|all``
+    with the photo's bytes as the body (JPEG/PNG/WebP) → ``{query_faces, matches, people,
+    cuts, reason, message}``: photos of the matched people (and of unclustered faces within
+    the face cut) nearest first, each once; each person with the distances that matched them;
+    404; 413; 422 ``no_face`` / ``face_unusable`` / ``invalid_image`` / ``validation_error``."""
     query = parse_query(req, SearchQuery)
     return json_response(service.search_event(req.route_params["code"], req.get_body(), query))

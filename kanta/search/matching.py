@@ -15,7 +15,7 @@ rejection and recall are in ``kanta.config`` and bench/README.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -91,4 +91,12 @@ def select_faces(distances: np.ndarray, people: np.ndarray, cuts: SearchCuts) ->
     chosen[loose] = True
     faces = np.flatnonzero(chosen)
     faces = faces[np.lexsort((faces, distances[faces]))]
+    # A person matched by one face may have a second beyond max(cuts): give its true distance,
+    # so "no second face" is not shown for a person who has one.
+    who = people[faces]
+    for i, p in enumerate(evidence):
+        if p.second is None:
+            mine = faces[who == p.person]
+            if len(mine) > 1:
+                evidence[i] = replace(p, second=float(distances[mine[1]]))
     return Selection(faces, evidence)

@@ -13,14 +13,18 @@ from kanta.faces.schemas import BBox
 class SearchQuery(BaseModel):
     """Query of ``POST /api/events/{code}/search``.
 
-    ``top_k``: most photos returned. ``max_distance``: Euclidean distance between
-    descriptors (default ``KANTA_SEARCH_MAX_DISTANCE``). ``faces``: search with the largest
-    usable face of the photo, or with every usable face (a group selfie).
+    ``top_k``: most photos returned. ``max_distance``: the face cut, Euclidean distance
+    between descriptors (default ``KANTA_SEARCH_MAX_DISTANCE``): one face this near matches,
+    and brings its person. ``person_max_distance``: the person cut (default
+    ``KANTA_SEARCH_PERSON_MAX_DISTANCE``): a person whose second nearest face is this near
+    matches. ``faces``: search with the largest usable face of the photo, or with every usable
+    face (a group selfie).
     """
 
     model_config = ConfigDict(extra="forbid")
     top_k: int = Field(20, ge=1, le=200)
     max_distance: float | None = Field(None, gt=0, le=2)
+    person_max_distance: float | None = Field(None, gt=0, le=2)
     faces: Literal["largest", "all"] = "largest"
 
 
@@ -33,9 +37,11 @@ class QueryFace(BaseModel):
 
 
 class Match(BaseModel):
-    """A photo of the event with its face nearest to a query face (each photo appears once).
-    ``query_face``: index in ``query_faces``; ``url`` reads the face's thumbnail and
-    ``image_url`` the photo, for a short time."""
+    """A photo of the event with its matched face nearest to a query face (each photo appears
+    once). ``distance``: that face's Euclidean distance to the query face; it may exceed the
+    face cut when the face belongs to a matched person. ``query_face``: index in
+    ``query_faces``; ``url`` reads the face's thumbnail and ``image_url`` the photo, for a
+    short time."""
 
     face_id: int
     image_id: UUID
@@ -48,20 +54,37 @@ class Match(BaseModel):
 
 
 class PersonMatch(BaseModel):
-    """A person of the event among the matches: how many matched photos show them."""
+    """A person of the event who matched, and why: the Euclidean distances of their nearest
+    and second nearest faces to the query face (``second_distance`` is ``null`` for a person
+    with one face), and the cut that was met: ``one_face`` (nearest within the face cut) or
+    ``two_faces`` (second nearest within the person cut). ``photo_count``: photos of the event
+    showing this person, all of them (``matches`` holds at most ``top_k``)."""
 
     cluster_id: int
     name: str | None
+    query_face: int
+    nearest_distance: float
+    second_distance: float | None
+    matched_by: Literal["one_face", "two_faces"]
     photo_count: int
-    best_distance: float
+
+
+class Cuts(BaseModel):
+    """The distances a search used: ``face``, one face this near matches (and brings its
+    person); ``person``, a person whose second nearest face is this near matches."""
+
+    face: float
+    person: float
 
 
 class SearchResult(BaseModel):
-    """Matches nearest first. When there are none, ``reason`` is ``no_match`` and ``message``
-    says why, so a client can tell "not at this event" from an error."""
+    """Matches nearest first, the people who matched and the cuts used. When there are no
+    matches, ``reason`` is ``no_match`` and ``message`` says why, so a client can tell "not at
+    this event" from an error."""
 
     query_faces: list[QueryFace]
     matches: list[Match]
     people: list[PersonMatch]
+    cuts: Cuts
     reason: str | None = None
     message: str | None = None

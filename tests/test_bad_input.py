@@ -352,6 +352,8 @@ BAD_QUERIES = [
     ("search_event", {"top_k": "many"}, "top_k"),
     ("search_event", {"max_distance": "0"}, "max_distance"),
     ("search_event", {"max_distance": "nan"}, "max_distance"),
+    ("search_event", {"person_max_distance": "-1"}, "person_max_distance"),
+    ("search_event", {"person_max_distance": "inf"}, "person_max_distance"),
     ("search_event", {"threshold": "0.5"}, "threshold"),
     ("list_events", {"running": "maybe"}, "running"),
     ("list_events", {"page": "2"}, "page"),

@@ -1,8 +1,10 @@
 """Shared HTTP plumbing for the HTTP-triggered functions: JSON responses and errors.
 
 Every error response is ``{"code": "<stable_code>", "message": "<for humans>"}`` (plus
-``details`` for validation errors). Callers' mistakes are 4xx; an unreachable database is
-503 so clients retry; anything else is a logged 500 with no internals in the body.
+``details`` for validation errors). Services raise domain errors (``kanta.errors``) and this
+module alone maps them to status codes (``STATUS``). Callers' mistakes are 4xx; an
+unreachable database is 503 so clients retry; anything else is a logged 500 with no
+internals in the body.
 """
 
 from __future__ import annotations
@@ -17,25 +19,42 @@ import azure.functions as func
 import psycopg
 from pydantic import BaseModel, ValidationError
 
+from kanta.errors import (
+    Conflict,
+    Failed,
+    Invalid,
+    KantaError,
+    Malformed,
+    NotFound,
+    TooLarge,
+    Unavailable,
+    UnsupportedMediaType,
+)
+
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
 
-class ApiError(Exception):
-    """An error to return to the caller as JSON with a stable ``code``."""
+#: HTTP status of each domain error (``kanta.errors``): the only place that knows.
+STATUS: dict[type[KantaError], int] = {
+    Malformed: 400,
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    UnsupportedMediaType: 415,
+    Invalid: 422,
+    Failed: 500,
+    Unavailable: 503,
+}
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
 
-
-def not_found(kind: str, key: object) -> ApiError:
-    """404 for an unknown resource, e.g. ``not_found("event", "wedding-2026")``."""
-    return ApiError(404, f"{kind}_not_found", f"No {kind} {key!s}.")
+def status_of(err: KantaError) -> int:
+    """The HTTP status of ``err`` (its nearest class in ``STATUS``; 500 for an unmapped one)."""
+    for cls in type(err).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
 
 
 def json_response(body: Any, status: int = 200) -> func.HttpResponse:
@@ -52,11 +71,12 @@ def no_content() -> func.HttpResponse:
     return func.HttpResponse(status_code=204)
 
 
-def error_response(err: ApiError) -> func.HttpResponse:
+def error_response(err: KantaError) -> func.HttpResponse:
+    """The JSON error response of a domain error: ``{code, message, details?}`` with its status."""
     body: dict[str, Any] = {"code": err.code, "message": err.message}
     if err.details is not None:
         body["details"] = err.details
-    return json_response(body, err.status)
+    return json_response(body, status_of(err))
 
 
 def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
@@ -73,56 +93,58 @@ MAX_JSON_BYTES = 64 * 1024
 def parse_json(req: func.HttpRequest, model: type[M], *, max_bytes: int = MAX_JSON_BYTES) -> M:
     """Parse the request body as JSON into ``model`` (which should forbid unknown fields).
 
-    Raises ``ApiError`` 413 ``payload_too_large`` over ``max_bytes``, 400 ``malformed_json``
-    for a body that is not JSON, and 422 ``validation_error`` (with per-field ``details``)
-    for JSON of the wrong shape.
+    Raises ``TooLarge`` ``payload_too_large`` over ``max_bytes``, ``Malformed``
+    ``malformed_json`` for a body that is not JSON, and ``Invalid`` ``validation_error`` (with
+    per-field ``details``) for JSON of the wrong shape.
     """
     raw = req.get_body()
     if len(raw) > max_bytes:
-        raise ApiError(413, "payload_too_large", f"The request body is over {max_bytes} bytes.")
+        raise TooLarge("payload_too_large", f"The request body is over {max_bytes} bytes.")
     try:
         data = json.loads(raw or b"null")
-    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
-        raise ApiError(400, "malformed_json", f"The request body is not valid JSON: {exc}") from None
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        raise Malformed("malformed_json", "The request body is not valid JSON.") from None
     if not isinstance(data, dict):
-        raise ApiError(422, "validation_error", "The request body must be a JSON object.")
+        raise Invalid("validation_error", "The request body must be a JSON object.")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ApiError(422, "validation_error", "The request body is invalid.", _validation_details(exc)) from None
+        raise Invalid("validation_error", "The request body is invalid.", _validation_details(exc)) from None
 
 
 def parse_query(req: func.HttpRequest, model: type[M]) -> M:
-    """Parse the query string into ``model``; 422 ``validation_error`` on bad values or unknown names."""
+    """Parse the query string into ``model``; ``Invalid`` ``validation_error`` on bad values or unknown names."""
     try:
         return model.model_validate(dict(req.params))
     except ValidationError as exc:
-        raise ApiError(422, "validation_error", "The query parameters are invalid.", _validation_details(exc)) from None
+        raise Invalid("validation_error", "The query parameters are invalid.", _validation_details(exc)) from None
 
 
 Handler = Callable[[func.HttpRequest], func.HttpResponse]
+#: What a caller gets when the database cannot be reached.
+DATABASE_UNAVAILABLE = Unavailable("database_unavailable", "The database is unreachable; try again shortly.")
 
 
 def api(handler: Handler) -> Handler:
     """Decorate an HTTP function so every failure becomes a JSON error response.
 
-    ``ApiError`` → its status; ``psycopg.OperationalError`` (database unreachable, pool
-    timeout) → 503 ``database_unavailable``; anything else → logged 500 ``internal_error``.
+    A domain error (``kanta.errors``) → its status (``STATUS``); ``psycopg.OperationalError``
+    (database unreachable, pool timeout) → 503 ``database_unavailable``, logged on one line;
+    anything else → logged 500 ``internal_error`` with no internals in the body.
     """
 
     @functools.wraps(handler)
     def wrapper(req: func.HttpRequest) -> func.HttpResponse:
         try:
             return handler(req)
-        except ApiError as err:
+        except KantaError as err:
             return error_response(err)
-        except psycopg.OperationalError:
-            log.exception("database unavailable in %s", handler.__name__)
-            return error_response(
-                ApiError(503, "database_unavailable", "The database is unreachable; try again shortly.")
-            )
+        except psycopg.OperationalError as exc:
+            # One line: an outage makes every request fail the same way.
+            log.warning("database unavailable in %s: %s", handler.__name__, type(exc).__name__)
+            return error_response(DATABASE_UNAVAILABLE)
         except Exception:
             log.exception("unhandled error in %s", handler.__name__)
-            return error_response(ApiError(500, "internal_error", "Something went wrong on our side."))
+            return error_response(Failed("internal_error", "Something went wrong on our side."))
 
     return wrapper

@@ -22,7 +22,7 @@ from kanta.config import get_settings
 from kanta.db import connection
 from kanta.events.service import RUNNING_SQL, get_event_id
 from kanta.faces.schemas import BBOX_COLUMNS, USABLE_FACE, BBox
-from kanta.http import ApiError, not_found
+from kanta.errors import Invalid, not_found
 from kanta.images.service import bump_clusters_version, face_urls, read_url_expiry
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
     """Re-cluster all usable faces of one event now, keeping person ids stable and honouring
     corrections (``kanta.clusters.algorithm.stable_ids``); record the run.
 
-    ``trigger``: ``"timer"`` or ``"manual"``. Raises ``ApiError`` 404 for an unknown event.
+    ``trigger``: ``"timer"`` or ``"manual"``. Raises ``NotFound`` for an unknown event.
     Returns ``status="skipped"`` without waiting when another run of this event is under way.
     """
     settings = get_settings()
@@ -133,7 +133,7 @@ def recluster_due_events() -> list[ClusterRun]:
 
 def list_clusters(event_code: str, sample_size: int) -> ClusterList:
     """An event's clusters, largest first, with up to ``sample_size`` sample faces each
-    (largest faces first). Raises ``ApiError`` 404 for an unknown event."""
+    (largest faces first). Raises ``NotFound`` for an unknown event."""
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
         counts = conn.execute(
@@ -209,7 +209,7 @@ def _cluster_id(raw: str) -> int:
 
 def rename_cluster(event_code: str, raw_cluster_id: str, name: str | None) -> Cluster:
     """Name a person (``None`` clears); the name stays with the id across runs.
-    Raises ``ApiError`` 404 for an unknown event or a cluster with no faces."""
+    Raises ``NotFound`` for an unknown event or a cluster with no faces."""
     cluster_id = _cluster_id(raw_cluster_id)
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
@@ -226,10 +226,10 @@ def rename_cluster(event_code: str, raw_cluster_id: str, name: str | None) -> Cl
 def merge_clusters(event_code: str, raw_cluster_id: str, into: int) -> Cluster:
     """Merge person ``cluster_id`` into person ``into``: its faces are pinned to ``into``, so
     every later run keeps them together. ``into`` keeps its name, or takes the merged one's.
-    Raises ``ApiError`` 404 (event or either cluster) or 422 ``same_cluster``."""
+    Raises ``NotFound`` (event or either cluster) or ``Invalid`` ``same_cluster``."""
     cluster_id = _cluster_id(raw_cluster_id)
     if cluster_id == into:
-        raise ApiError(422, "same_cluster", "A person cannot be merged into itself.")
+        raise Invalid("same_cluster", "A person cannot be merged into itself.")
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
         _require_cluster(conn, event_id, cluster_id)
@@ -269,7 +269,7 @@ def _pin(conn: psycopg.Connection, event_id: int, face_ids: list[int], cluster_i
 def move_face(raw_face_id: str, cluster_id: int | None) -> FaceAssignment:
     """Put a face in person ``cluster_id`` of its event, or (``None``) take it out of the
     person it is in ("not this person"): recorded so every later run does the same.
-    Raises ``ApiError`` 404 ``face_not_found`` / ``cluster_not_found``, or 422
+    Raises ``NotFound`` ``face_not_found`` / ``cluster_not_found``, or ``Invalid``
     ``face_excluded`` (too small or blurry to cluster) / ``not_in_cluster``."""
     try:
         face_id = int(raw_face_id)
@@ -282,12 +282,12 @@ def move_face(raw_face_id: str, cluster_id: int | None) -> FaceAssignment:
         if face is None:
             raise not_found("face", face_id)
         if face["excluded_reason"]:
-            raise ApiError(422, "face_excluded",
+            raise Invalid("face_excluded",
                            f"This face is {face['excluded_reason'].replace('_', ' ')} to be part of a person.")
         if cluster_id is None:
             current = face["cluster_id"]
             if current is None or current < 0:
-                raise ApiError(422, "not_in_cluster", "This face is not in a person.")
+                raise Invalid("not_in_cluster", "This face is not in a person.")
             conn.execute("DELETE FROM face_corrections WHERE face_id = %s AND kind = 'pinned'", (face_id,))
             conn.execute(
                 """INSERT INTO face_corrections (face_id, event_id, kind, cluster_id)

@@ -11,7 +11,7 @@ from psycopg import sql
 from kanta import storage
 from kanta.db import connection
 from kanta.events.schemas import EVENT_CODE_PATTERN, Event, EventCreate, EventUpdate
-from kanta.http import ApiError, not_found
+from kanta.errors import Conflict, Invalid, not_found
 from kanta.search import descriptors
 
 #: SQL predicate for "the event is happening now"; open-ended bounds count as running.
@@ -33,7 +33,7 @@ def _require_possible_code(code: str) -> None:
 
 
 def get_event_id(conn: psycopg.Connection, code: str) -> int:
-    """Return the id of the event ``code``. Raises ``ApiError`` 404 ``event_not_found``."""
+    """Return the id of the event ``code``. Raises ``NotFound`` ``event_not_found``."""
     _require_possible_code(code)
     row = conn.execute("SELECT id FROM events WHERE code = %s", (code,)).fetchone()
     if row is None:
@@ -50,7 +50,7 @@ def _get(conn: psycopg.Connection, code: str) -> Event:
 
 
 def create_event(body: EventCreate) -> Event:
-    """Insert an event. Raises ``ApiError`` 409 ``event_exists`` when the code is taken."""
+    """Insert an event. Raises ``Conflict`` ``event_exists`` when the code is taken."""
     with connection() as conn:
         try:
             conn.execute(
@@ -59,12 +59,12 @@ def create_event(body: EventCreate) -> Event:
                 body.model_dump(),
             )
         except psycopg.errors.UniqueViolation:
-            raise ApiError(409, "event_exists", f"An event with code {body.code!r} already exists.") from None
+            raise Conflict("event_exists", f"An event with code {body.code!r} already exists.") from None
         return _get(conn, body.code)
 
 
 def get_event(code: str) -> Event:
-    """Return one event. Raises ``ApiError`` 404."""
+    """Return one event. Raises ``NotFound``."""
     with connection() as conn:
         return _get(conn, code)
 
@@ -78,7 +78,7 @@ def list_events(running: bool | None) -> list[Event]:
 
 
 def update_event(code: str, body: EventUpdate) -> Event:
-    """Change the fields present in ``body``. Raises ``ApiError`` 404, or 422
+    """Change the fields present in ``body``. Raises ``NotFound``, or ``Invalid``
     ``validation_error`` when the resulting starts_at is not before ends_at."""
     changes: dict[str, Any] = {k: getattr(body, k) for k in body.model_fields_set}
     with connection() as conn:
@@ -93,12 +93,12 @@ def update_event(code: str, body: EventUpdate) -> Event:
                     {**changes, "code": code},
                 )
             except psycopg.errors.CheckViolation:
-                raise ApiError(422, "validation_error", "starts_at must be before ends_at.") from None
+                raise Invalid("validation_error", "starts_at must be before ends_at.") from None
         return _get(conn, code)
 
 
 def delete_event(code: str) -> None:
-    """Delete an event's blobs, then its rows (images and faces cascade). Raises ``ApiError`` 404.
+    """Delete an event's blobs, then its rows (images and faces cascade). Raises ``NotFound``.
 
     Blobs go first: if storage fails midway the event still exists and the call can be
     repeated, instead of leaving blobs no row points to.

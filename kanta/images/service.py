@@ -15,7 +15,7 @@ from kanta.config import get_settings
 from kanta.db import connection
 from kanta.events.service import get_event_id
 from kanta.faces.schemas import BBOX_COLUMNS, BBox
-from kanta.http import not_found
+from kanta.errors import not_found
 from kanta.images.schemas import (
     CONTENT_TYPE_EXTENSIONS,
     FaceOut,
@@ -67,7 +67,7 @@ def _image(row: Mapping[str, Any], expires_at: dt.datetime) -> dict[str, Any]:
 def create_uploads(event_code: str, body: UploadRequest) -> list[UploadTicket]:
     """Create one pending image per file and a write-only SAS URL for its blob.
 
-    Raises ``ApiError`` 404 for an unknown event.
+    Raises ``NotFound`` for an unknown event.
     """
     settings = get_settings()
     expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.upload_url_ttl_s)
@@ -98,7 +98,7 @@ def create_uploads(event_code: str, body: UploadRequest) -> list[UploadTicket]:
 
 
 def list_images(event_code: str, query: ImageListQuery) -> ImageList:
-    """A page of an event's images, oldest first, filtered as ``query`` says. Raises ``ApiError`` 404."""
+    """A page of an event's images, oldest first, filtered as ``query`` says. Raises ``NotFound``."""
     conditions = [sql.SQL("i.event_id = %(event_id)s")]
     if query.status is not None:
         conditions.append(sql.SQL("i.status = %(status)s"))
@@ -136,7 +136,7 @@ def _find_image(conn: psycopg.Connection, image_id: str) -> Mapping[str, Any]:
 
 
 def get_image(image_id: str) -> ImageDetail:
-    """One image with its faces. Raises ``ApiError`` 404 ``image_not_found``."""
+    """One image with its faces. Raises ``NotFound`` ``image_not_found``."""
     with connection() as conn:
         row = _find_image(conn, image_id)
         faces = conn.execute(
@@ -163,7 +163,7 @@ def get_image(image_id: str) -> ImageDetail:
 
 
 def delete_image(image_id: str) -> None:
-    """Delete an image's blob, then its row and faces. Raises ``ApiError`` 404."""
+    """Delete an image's blob, then its row and faces. Raises ``NotFound``."""
     with connection() as conn:
         row = _find_image(conn, image_id)
     storage.delete_blobs([row["blob_name"]])

@@ -16,7 +16,7 @@ from kanta.config import get_settings
 from kanta.db import connection
 from kanta.events.service import get_event_id
 from kanta.faces.schemas import BBOX_COLUMNS, BBox
-from kanta.http import ApiError
+from kanta.errors import Invalid, TooLarge
 from kanta.images.service import face_urls, read_url_expiry
 from kanta.search.descriptors import FaceMatches, PhotoMatch, match_faces
 from kanta.search.matching import PersonEvidence, SearchCuts
@@ -74,8 +74,8 @@ def search_event(event_code: str, image: bytes, query: SearchQuery) -> SearchRes
     ``query.top_k``; the matched people with their evidence; the cuts used (``query``'s, else
     ``KANTA_SEARCH_MAX_DISTANCE`` / ``KANTA_SEARCH_PERSON_MAX_DISTANCE``).
 
-    Raises ``ApiError`` 404 (unknown event), 413 ``payload_too_large`` (over
-    ``KANTA_MAX_QUERY_IMAGE_BYTES``), 422 ``invalid_image`` (not a decodable image), 422
+    Raises ``NotFound`` (unknown event), ``TooLarge`` ``payload_too_large`` (over
+    ``KANTA_MAX_QUERY_IMAGE_BYTES``), ``Invalid`` ``invalid_image`` (not a decodable image),
     ``no_face`` (no face found) or ``face_unusable`` (every face too small or blurry).
     """
     # Imported here: only search loads dlib among the HTTP functions, on its first call.
@@ -83,20 +83,20 @@ def search_event(event_code: str, image: bytes, query: SearchQuery) -> SearchRes
 
     settings = get_settings()
     if len(image) > settings.max_query_image_bytes:
-        raise ApiError(413, "payload_too_large",
+        raise TooLarge("payload_too_large",
                        f"The photo is over {settings.max_query_image_bytes} bytes; send a smaller one.")
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
     try:
         analysis = analyse_image(image, **analysis_settings(settings), thumbnails=False)
     except ImageRejected as rejected:
-        raise ApiError(422, "invalid_image", rejected.message) from None
+        raise Invalid("invalid_image", rejected.message) from None
     if not analysis.faces:
-        raise ApiError(422, "no_face", "No face was found in the photo. Use a clear, front-facing photo of one face.")
+        raise Invalid("no_face", "No face was found in the photo. Use a clear, front-facing photo of one face.")
     usable = [i for i, f in enumerate(analysis.faces) if f.excluded is None]
     if not usable:
         reasons = sorted({f.excluded for f in analysis.faces})
-        raise ApiError(422, "face_unusable",
+        raise Invalid("face_unusable",
                        f"The face in the photo is {' and '.join(r.replace('_', ' ') for r in reasons)} to search with. "
                        "Use a sharper, closer photo.")
     used = usable if query.faces == "all" else [max(usable, key=lambda i: analysis.faces[i].bbox.area)]

@@ -8,7 +8,8 @@ import psycopg
 
 from kanta import migrate
 from kanta.db import connection
-from kanta.http import ApiError, api, json_response
+from kanta.errors import Conflict, Failed
+from kanta.http import api, json_response
 from kanta.system.schemas import MigrationResult
 
 bp = func.Blueprint()
@@ -39,12 +40,12 @@ def run_migrations(req: func.HttpRequest) -> func.HttpResponse:
     try:
         applied = migrate.migrate()
     except migrate.MigrationError as exc:
-        raise ApiError(409, "migration_changed", str(exc)) from exc
+        raise Conflict("migration_changed", str(exc)) from exc
     except psycopg.OperationalError:
         raise
     except psycopg.Error as exc:
         # Admin-only endpoint: the operator needs the database's reason to fix the deployment.
-        raise ApiError(500, "migration_failed", f"{type(exc).__name__}: {exc}") from exc
+        raise Failed("migration_failed", f"{type(exc).__name__}: {exc}") from exc
     with connection() as conn:
         current = conn.execute("SELECT coalesce(max(version), 0) AS v FROM schema_migrations").fetchone()["v"]
     return json_response(MigrationResult(applied=applied, current=current))

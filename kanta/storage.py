@@ -132,20 +132,20 @@ def blob_sas_url(
     """
     service = get_blob_service()
     start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    common = dict(
-        account_name=service.account_name,
-        container_name=container,
-        blob_name=blob_name,
-        permission=permission,
-        expiry=expires_at,
-        start=start,
+    common = {
+        "account_name": service.account_name,
+        "container_name": container,
+        "blob_name": blob_name,
+        "permission": permission,
+        "expiry": expires_at,
+        "start": start,
         # The storage endpoint checks the protocol of each request against the SAS: over
         # https, a SAS leaked into a plain-http request would be refused. Decided by the
         # endpoint that checks the SAS, not KANTA_PUBLIC_BLOB_ENDPOINT: an https tunnel in
         # front of an http Azurite reaches it over http. Azurite locally speaks http, so
         # there the SAS names no protocol (both allowed), as before.
-        protocol="https" if service.scheme == "https" else None,
-    )
+        "protocol": "https" if service.scheme == "https" else None,
+    }
     account_key = getattr(service.credential, "account_key", None)
     if account_key:
         token = generate_blob_sas(account_key=account_key, **common)

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kanta.faces.schemas import BBox
+from kanta.faces.boxes import BoundingBox
 from kanta.validation import Text
 
 
@@ -52,7 +52,7 @@ class ClusterSample(BaseModel):
 
     face_id: int
     image_id: UUID
-    bbox: BBox
+    bbox: BoundingBox
     url: str
     image_url: str
 

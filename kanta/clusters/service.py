@@ -20,10 +20,9 @@ from kanta.clusters.algorithm import NOISE, cluster_descriptors, stable_ids
 from kanta.clusters.schemas import Cluster, ClusterList, ClusterRun, ClusterSample, FaceAssignment
 from kanta.config import get_settings
 from kanta.db import connection
-from kanta.events.service import RUNNING_SQL, get_event_id
-from kanta.faces.schemas import BBOX_COLUMNS, USABLE_FACE, BBox
 from kanta.errors import Invalid, not_found
-from kanta.images.service import bump_clusters_version, face_urls, read_url_expiry
+from kanta.events.service import RUNNING_SQL, get_event_id
+from kanta.images import store
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +57,7 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
         event = conn.execute(
             "SELECT faces_version, next_cluster_id FROM events WHERE id = %s", (event_id,)
         ).fetchone()
-        rows = conn.execute(
-            f"""SELECT f.id, f.image_id, f.descriptor, coalesce(f.cluster_id, -1) AS previous
-                FROM faces f WHERE f.event_id = %s AND {USABLE_FACE} ORDER BY f.id""",
-            (event_id,),
-        ).fetchall()
+        rows = store.faces_to_cluster(conn, event_id)
         index = {r["id"]: i for i, r in enumerate(rows)}
         pinned: dict[int, int] = {}
         rejected: dict[int, set[int]] = {}
@@ -85,13 +80,7 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
                                      groups=photos)
         ids, next_id = stable_ids(labels, previous, pinned=pinned, rejected=rejected,
                                   next_id=event["next_cluster_id"])
-        conn.execute(
-            """UPDATE faces f SET cluster_id = v.cluster_id
-               FROM unnest(%s::bigint[], %s::integer[]) AS v(id, cluster_id)
-               WHERE f.id = v.id AND f.cluster_id IS DISTINCT FROM v.cluster_id""",
-            ([r["id"] for r in rows], ids.tolist()),
-        )
-        bump_clusters_version(conn, event_id)
+        store.set_people(conn, event_id, [r["id"] for r in rows], ids.tolist())
         run = ClusterRun(
             event_code=event_code,
             status="done",
@@ -136,14 +125,9 @@ def list_clusters(event_code: str, sample_size: int) -> ClusterList:
     (largest faces first). Raises ``NotFound`` for an unknown event."""
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
-        counts = conn.execute(
-            f"""SELECT count(*) FILTER (WHERE f.cluster_id = %(noise)s) AS noise,
-                      count(*) FILTER (WHERE f.cluster_id IS NULL AND {USABLE_FACE}) AS unclustered,
-                      count(*) FILTER (WHERE NOT {USABLE_FACE}) AS excluded,
-                      (SELECT last_clustered_at FROM events WHERE id = %(e)s) AS last_clustered_at
-               FROM faces f WHERE f.event_id = %(e)s""",
-            {"e": event_id, "noise": NOISE},
-        ).fetchone()
+        counts = store.face_tallies(conn, event_id)
+        last_clustered_at = conn.execute(
+            "SELECT last_clustered_at FROM events WHERE id = %s", (event_id,)).fetchone()["last_clustered_at"]
         last_run = conn.execute(
             """SELECT %s AS event_code, 'done' AS status, trigger, algorithm, parameters, started_at,
                       face_count, cluster_count, noise_count, kept_count, seconds
@@ -156,7 +140,7 @@ def list_clusters(event_code: str, sample_size: int) -> ClusterList:
         noise_count=counts["noise"],
         unclustered_count=counts["unclustered"],
         excluded_count=counts["excluded"],
-        last_clustered_at=counts["last_clustered_at"],
+        last_clustered_at=last_clustered_at,
         last_run=ClusterRun.model_validate(last_run) if last_run else None,
     )
 
@@ -164,39 +148,23 @@ def list_clusters(event_code: str, sample_size: int) -> ClusterList:
 def _clusters(conn: psycopg.Connection, event_id: int, sample_size: int, only: int | None = None) -> list[Cluster]:
     """The event's clusters (just cluster ``only`` when given), largest first, each with its
     name and up to ``sample_size`` sample faces (largest faces first) with read URLs."""
-    where = "f.event_id = %(e)s AND f.cluster_id >= 0 AND (%(only)s::int IS NULL OR f.cluster_id = %(only)s)"
-    clusters = conn.execute(
-        f"""SELECT f.cluster_id, count(*) AS face_count, c.name FROM faces f
-            LEFT JOIN clusters c ON c.event_id = f.event_id AND c.cluster_id = f.cluster_id
-            WHERE {where}
-            GROUP BY f.cluster_id, c.name ORDER BY face_count DESC, f.cluster_id""",
-        {"e": event_id, "only": only},
-    ).fetchall()
-    samples = conn.execute(
-        f"""SELECT * FROM (
-               SELECT f.id AS face_id, f.image_id, f.cluster_id, {BBOX_COLUMNS}, i.blob_name, f.thumbnail_blob,
-                      row_number() OVER (PARTITION BY f.cluster_id
-                                         ORDER BY f.bbox_width * f.bbox_height DESC, f.id) AS rank
-               FROM faces f JOIN images i ON i.id = f.image_id
-               WHERE {where}) s
-            WHERE rank <= %(k)s""",
-        {"e": event_id, "only": only, "k": sample_size},
-    ).fetchall()
-    expires_at = read_url_expiry()
+    people = store.people(conn, event_id, only=only)
+    persons = [p["cluster_id"] for p in people]
+    names = {r["cluster_id"]: r["name"] for r in conn.execute(
+        "SELECT cluster_id, name FROM clusters WHERE event_id = %s AND cluster_id = ANY(%s)", (event_id, persons))}
+    expires_at = store.read_url_expiry()
     by_cluster: dict[int, list[ClusterSample]] = {}
-    for s in samples:
+    for s in store.person_samples(conn, event_id, persons, sample_size):
         by_cluster.setdefault(s["cluster_id"], []).append(
-            ClusterSample(face_id=s["face_id"], image_id=s["image_id"], bbox=BBox.from_row(s),
-                          **face_urls(s, expires_at))
+            ClusterSample(face_id=s["face_id"], image_id=s["image_id"], bbox=store.bbox(s),
+                          **store.face_urls(s, expires_at))
         )
-    return [Cluster(cluster_id=c["cluster_id"], name=c["name"], face_count=c["face_count"],
-                    samples=by_cluster.get(c["cluster_id"], [])) for c in clusters]
+    return [Cluster(cluster_id=p["cluster_id"], name=names.get(p["cluster_id"]), face_count=p["face_count"],
+                    samples=by_cluster.get(p["cluster_id"], [])) for p in people]
 
 
 def _require_cluster(conn: psycopg.Connection, event_id: int, cluster_id: int) -> None:
-    if cluster_id < 0 or not conn.execute(
-        "SELECT 1 FROM faces WHERE event_id = %s AND cluster_id = %s LIMIT 1", (event_id, cluster_id)
-    ).fetchone():
+    if not store.person_exists(conn, event_id, cluster_id):
         raise not_found("cluster", cluster_id)
 
 
@@ -234,9 +202,7 @@ def merge_clusters(event_code: str, raw_cluster_id: str, into: int) -> Cluster:
         event_id = get_event_id(conn, event_code)
         _require_cluster(conn, event_id, cluster_id)
         _require_cluster(conn, event_id, into)
-        faces = [r["id"] for r in conn.execute(
-            "SELECT id FROM faces WHERE event_id = %s AND cluster_id = %s", (event_id, cluster_id))]
-        _pin(conn, event_id, faces, into)
+        _pin(conn, event_id, store.faces_of_person(conn, event_id, cluster_id), into)
         conn.execute(
             """INSERT INTO clusters (event_id, cluster_id, name)
                SELECT event_id, %s, name FROM clusters WHERE event_id = %s AND cluster_id = %s AND name IS NOT NULL
@@ -262,8 +228,7 @@ def _pin(conn: psycopg.Connection, event_id: int, face_ids: list[int], cluster_i
            SELECT unnest(%s::bigint[]), %s, 'pinned', %s""",
         (face_ids, event_id, cluster_id),
     )
-    conn.execute("UPDATE faces SET cluster_id = %s WHERE id = ANY(%s)", (cluster_id, face_ids))
-    bump_clusters_version(conn, event_id)
+    store.set_person(conn, event_id, face_ids, cluster_id)
 
 
 def move_face(raw_face_id: str, cluster_id: int | None) -> FaceAssignment:
@@ -276,9 +241,7 @@ def move_face(raw_face_id: str, cluster_id: int | None) -> FaceAssignment:
     except ValueError:
         raise not_found("face", raw_face_id) from None
     with connection() as conn:
-        face = conn.execute(
-            "SELECT event_id, cluster_id, excluded_reason FROM faces WHERE id = %s", (face_id,)
-        ).fetchone()
+        face = store.face(conn, face_id)
         if face is None:
             raise not_found("face", face_id)
         if face["excluded_reason"]:
@@ -294,8 +257,7 @@ def move_face(raw_face_id: str, cluster_id: int | None) -> FaceAssignment:
                    VALUES (%s, %s, 'rejected', %s) ON CONFLICT DO NOTHING""",
                 (face_id, face["event_id"], current),
             )
-            conn.execute("UPDATE faces SET cluster_id = %s WHERE id = %s", (NOISE, face_id))
-            bump_clusters_version(conn, face["event_id"])
+            store.set_person(conn, face["event_id"], [face_id], NOISE)
             return FaceAssignment(face_id=face_id, cluster_id=NOISE)
         _require_cluster(conn, face["event_id"], cluster_id)
         _pin(conn, face["event_id"], [face_id], cluster_id)

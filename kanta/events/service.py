@@ -10,20 +10,26 @@ from psycopg import sql
 
 from kanta import storage
 from kanta.db import connection
-from kanta.events.schemas import EVENT_CODE_PATTERN, Event, EventCreate, EventUpdate
 from kanta.errors import Conflict, Invalid, not_found
+from kanta.events.schemas import EVENT_CODE_PATTERN, Event, EventCreate, EventUpdate
+from kanta.images import store
 from kanta.search import descriptors
 
 #: SQL predicate for "the event is happening now"; open-ended bounds count as running.
 RUNNING_SQL = "((e.starts_at IS NULL OR e.starts_at <= now()) AND (e.ends_at IS NULL OR e.ends_at > now()))"
 
 _SELECT = f"""
-SELECT e.code, e.name, e.description, e.starts_at, e.ends_at, {RUNNING_SQL} AS running,
-       (SELECT count(*) FROM images i WHERE i.event_id = e.id) AS image_count,
-       (SELECT count(*) FROM faces f WHERE f.event_id = e.id) AS face_count,
+SELECT e.id, e.code, e.name, e.description, e.starts_at, e.ends_at, {RUNNING_SQL} AS running,
        e.created_at, e.updated_at, e.last_clustered_at
 FROM events e
 """
+
+
+def _events(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> list[Event]:
+    """Events from rows of ``_SELECT``, with their image and face counts (``kanta.images.store``)."""
+    counts = store.event_counts(conn, [r["id"] for r in rows])
+    return [Event.model_validate(r | dict(zip(("image_count", "face_count"), counts.get(r["id"], (0, 0)))))
+            for r in rows]
 
 
 def _require_possible_code(code: str) -> None:
@@ -46,7 +52,7 @@ def _get(conn: psycopg.Connection, code: str) -> Event:
     row = conn.execute(_SELECT + " WHERE e.code = %s", (code,)).fetchone()
     if row is None:
         raise not_found("event", code)
-    return Event.model_validate(row)
+    return _events(conn, [row])[0]
 
 
 def create_event(body: EventCreate) -> Event:
@@ -74,7 +80,7 @@ def list_events(running: bool | None) -> list[Event]:
     where = "" if running is None else f" WHERE {RUNNING_SQL} = %s"
     with connection() as conn:
         rows = conn.execute(_SELECT + where + " ORDER BY e.created_at DESC, e.id DESC", (running,) if where else ()).fetchall()
-    return [Event.model_validate(r) for r in rows]
+        return _events(conn, rows)
 
 
 def update_event(code: str, body: EventUpdate) -> Event:

@@ -156,7 +156,7 @@ def _unrotate(points: np.ndarray, angle: float, src_size: tuple[int, int], rot_s
 
 def _landmarks(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
     m = models()
-    rect = m.dlib.rectangle(*(int(round(v)) for v in box))
+    rect = m.dlib.rectangle(*(round(v) for v in box))
     shape = m.shape_predictor(rgb, rect)
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 

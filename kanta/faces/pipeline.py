@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from kanta.faces.boxes import BoundingBox
 from kanta.faces.detection import DEFAULT_PROFILE, PROFILES, Detection, DetectionProfile, detect
 from kanta.faces.models import models
 
@@ -43,20 +44,6 @@ class ImageRejected(ValueError):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-@dataclass(frozen=True)
-class BoundingBox:
-    """A face's box in pixels of the upright image: left ``x``, top ``y``, ``width``, ``height``."""
-
-    x: int
-    y: int
-    width: int
-    height: int
-
-    @property
-    def area(self) -> int:
-        return self.width * self.height
 
 
 @dataclass(frozen=True)
@@ -155,19 +142,14 @@ def decode_image(data: bytes, *, max_pixels: int, decode_max_pixels: int | None 
     return DecodedImage(np.asarray(rgb), width, height)
 
 
-def _box(d: Detection, scale: float) -> BoundingBox:
-    left, top, right, bottom = (round(v * scale) for v in d.box)
-    return BoundingBox(left, top, right - left, bottom - top)
-
-
 def _shapes(rgb: np.ndarray, detections: list[Detection]) -> Any:
     dlib = models().dlib
     shapes = dlib.full_object_detections()
     for d in detections:
-        rect = dlib.rectangle(*(int(round(v)) for v in d.box))
+        rect = dlib.rectangle(*(round(v) for v in d.box))
         points = dlib.points()
         for x, y in d.landmarks:
-            points.append(dlib.point(int(round(x)), int(round(y))))
+            points.append(dlib.point(round(x), round(y)))
         shapes.append(dlib.full_object_detection(rect, points))
     return shapes
 
@@ -241,7 +223,7 @@ def analyse_image(
     )
     faces = []
     for d, descriptor, chip, thumb in zip(detections, descriptors, chips, thumbs):
-        bbox = _box(d, image.scale)
+        bbox = BoundingBox.from_corners(*d.box, scale=image.scale)
         sharpness = laplacian_variance(np.asarray(chip, dtype=np.float64).mean(axis=2))
         excluded = None
         if min(bbox.width, bbox.height) < min_face_px:

@@ -21,13 +21,11 @@ from kanta import storage
 from kanta.clusters.algorithm import assign_to_people
 from kanta.config import get_settings
 from kanta.db import connection
-from kanta.faces.schemas import USABLE_FACE
-from kanta.images.service import bump_faces_version, thumbnail_prefix
+from kanta.errors import NotFound
+from kanta.events.service import get_event_id
+from kanta.images import store
 
 log = logging.getLogger(__name__)
-
-#: Namespace for image ids of blobs whose name is not ``{uuid}.{ext}`` (uploaded by other clients).
-_BLOB_NAMESPACE = uuid.UUID("5b0c1f6e-2a7d-4f0e-9a51-6b616e746121")
 
 
 @dataclass(frozen=True)
@@ -38,25 +36,6 @@ class IngestResult:
     image_id: uuid.UUID | None = None
     face_count: int = 0
     reason: str | None = None
-
-
-def image_id_for_blob(conn: psycopg.Connection, blob_name: str) -> uuid.UUID:
-    """The image id of blob ``{event_code}/{stem}.{ext}``, stable across deliveries.
-
-    The id of the row already holding this blob name if any; else the stem when it is a
-    UUID no other blob uses (our upload tickets); else a UUIDv5 of the blob name (blobs
-    written by other clients).
-    """
-    row = conn.execute("SELECT id FROM images WHERE blob_name = %s", (blob_name,)).fetchone()
-    if row is not None:
-        return row["id"]
-    stem = blob_name.rsplit("/", 1)[-1].split(".", 1)[0]
-    try:
-        candidate = uuid.UUID(stem)
-    except ValueError:
-        return uuid.uuid5(_BLOB_NAMESPACE, blob_name)
-    taken = conn.execute("SELECT 1 FROM images WHERE id = %s", (candidate,)).fetchone()
-    return uuid.uuid5(_BLOB_NAMESPACE, blob_name) if taken else candidate
 
 
 def ingest_blob(blob_name: str, data: bytes) -> IngestResult:
@@ -78,68 +57,51 @@ def ingest_blob(blob_name: str, data: bytes) -> IngestResult:
         return IngestResult("skipped", reason="blob name is not {event_code}/{file}")
     event_code = parts[0]
     with connection() as conn:
-        event = conn.execute("SELECT id FROM events WHERE code = %s", (event_code,)).fetchone()
-        if event is None:
+        try:
+            event_id = get_event_id(conn, event_code)
+        except NotFound:
             # An upload that arrived after its event was deleted (upload URLs outlive the
             # deletion by up to KANTA_UPLOAD_URL_TTL): nobody can ever see it, so delete it.
             log.warning("deleting blob %r: no event %r", blob_name, event_code)
             storage.delete_blobs([blob_name])
             return IngestResult("skipped", reason=f"no event {event_code!r}")
-        image_id = image_id_for_blob(conn, blob_name)
+        image_id = store.image_id_for_blob(conn, blob_name)
         settings = get_settings()
         digest = hashlib.sha256(data).digest()
-        done = conn.execute(
-            """SELECT face_count FROM images WHERE id = %s AND status = 'processed'
-               AND content_sha256 = %s AND detection_profile = %s""",
-            (image_id, digest, settings.detection_profile),
-        ).fetchone()
+        done = store.indexed_face_count(conn, image_id, digest, settings.detection_profile)
         if done is not None:
             # A repeated delivery of bytes already indexed: re-indexing would give the faces
             # new ids and drop the hosts' corrections on them.
             log.info("%s is unchanged since it was indexed; nothing to do", blob_name)
-            return IngestResult("processed", image_id, done["face_count"], reason="unchanged")
+            return IngestResult("processed", image_id, done, reason="unchanged")
 
+    record = store.ImageRecord(image_id, event_id, blob_name, len(data))
     if len(data) > settings.max_image_bytes:
-        return _store_failure(
-            event["id"], image_id, blob_name, len(data), "too_large",
-            f"The file is {len(data)} bytes; the limit is {settings.max_image_bytes} bytes.",
-        )
+        return _store_failure(record, event_code, "too_large",
+                              f"The file is {len(data)} bytes; the limit is {settings.max_image_bytes} bytes.")
     try:
         analysis = analyse_image(data, **analysis_settings(settings))
     except ImageRejected as rejected:
-        return _store_failure(event["id"], image_id, blob_name, len(data), rejected.code, rejected.message)
+        return _store_failure(record, event_code, rejected.code, rejected.message)
 
-    row = {
-        "id": image_id, "event_id": event["id"], "blob_name": blob_name, "size_bytes": len(data),
-        "width": analysis.width, "height": analysis.height, "face_count": len(analysis.faces),
-        "seconds": analysis.seconds, "profile": settings.detection_profile, "sha256": digest,
-    }
+    record = store.ImageRecord(image_id, event_id, blob_name, len(data), analysis.width, analysis.height,
+                               len(analysis.faces), analysis.seconds, settings.detection_profile, digest)
     # Thumbnails first: a retry after a failure below rewrites them, and no row ever points
     # to a thumbnail that does not exist.
-    prefix = thumbnail_prefix(event_code, image_id)
+    prefix = store.thumbnail_prefix(event_code, image_id)
     storage.delete_thumbnails(prefix)
     thumbnails = {f"{prefix}{i}.jpg": f.thumbnail for i, f in enumerate(analysis.faces)}
     storage.write_thumbnails(thumbnails)
     try:
         with connection() as conn:
-            _upsert_image(conn, row, status="processed")
-            conn.execute("DELETE FROM faces WHERE image_id = %s", (image_id,))
-            people = people_for_faces(conn, event["id"], [None if f.excluded else f.descriptor for f in analysis.faces],
+            store.clear_faces(conn, image_id)
+            people = people_for_faces(conn, event_id, [None if f.excluded else f.descriptor for f in analysis.faces],
                                       eps=settings.cluster_eps, cap=settings.cluster_cap)
-            with conn.cursor() as cur:
-                cur.executemany(
-                    """INSERT INTO faces (image_id, event_id, bbox_x, bbox_y, bbox_width, bbox_height, descriptor,
-                                          detector, angle, score, sharpness, excluded_reason, thumbnail_blob,
-                                          cluster_id)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                    [
-                        (image_id, event["id"], f.bbox.x, f.bbox.y, f.bbox.width, f.bbox.height,
-                         f.descriptor.astype(np.float32), f.detector, f.angle, f.score, f.sharpness,
-                         f.excluded, name, person)
-                        for f, name, person in zip(analysis.faces, thumbnails, people)
-                    ],
-                )
-            bump_faces_version(conn, event["id"])
+            store.save_processed(conn, record, [
+                store.FaceRecord(f.bbox, f.descriptor, f.detector, f.angle, f.score, f.sharpness, f.excluded,
+                                 name, person)
+                for f, name, person in zip(analysis.faces, thumbnails, people)
+            ])
     except psycopg.errors.ForeignKeyViolation:
         # The event was deleted while we computed: nothing to attach to.
         log.warning("skipping blob %r: event %r was deleted during processing", blob_name, event_code)
@@ -159,24 +121,11 @@ def people_for_faces(conn: psycopg.Connection, event_id: int, descriptors: list[
     out: list[int | None] = [None] * len(descriptors)
     if not usable:
         return out
-    sums: list[dict[int, float]] = []
-    for i in usable:
-        rows = conn.execute(
-            f"""SELECT cluster_id, sum(%(cap)s - distance) AS similarity FROM (
-                    SELECT f.cluster_id, f.descriptor <-> %(q)s AS distance FROM faces f
-                    WHERE f.event_id = %(e)s AND f.cluster_id >= 0 AND {USABLE_FACE}) near
-                WHERE distance < %(cap)s GROUP BY cluster_id""",
-            {"q": np.asarray(descriptors[i], dtype=np.float32), "e": event_id, "cap": cap},
-        ).fetchall()
-        sums.append({r["cluster_id"]: r["similarity"] for r in rows})
+    sums = [store.person_similarities(conn, event_id, descriptors[i], cap) for i in usable]
     people = sorted(set().union(*sums))
     if not people:
         return out
-    sizes = {r["cluster_id"]: r["n"] for r in conn.execute(
-        f"""SELECT f.cluster_id, count(*) AS n FROM faces f
-            WHERE f.event_id = %s AND f.cluster_id = ANY(%s) AND {USABLE_FACE} GROUP BY f.cluster_id""",
-        (event_id, people),
-    )}
+    sizes = store.person_sizes(conn, event_id, people)
     similarity = np.array([[s.get(p, 0.0) for p in people] for s in sums])
     chosen = assign_to_people(similarity, np.array([sizes[p] for p in people]), eps=eps, cap=cap)
     for i, c in zip(usable, chosen.tolist()):
@@ -184,34 +133,9 @@ def people_for_faces(conn: psycopg.Connection, event_id: int, descriptors: list[
     return out
 
 
-def _upsert_image(conn: psycopg.Connection, row: dict, *, status: str, code: str | None = None,
-                  reason: str | None = None) -> None:
-    conn.execute(
-        """INSERT INTO images (id, event_id, blob_name, status, failure_code, failure_reason, size_bytes,
-                               width, height, face_count, processing_seconds, detection_profile, processed_at,
-                               content_sha256)
-           VALUES (%(id)s, %(event_id)s, %(blob_name)s, %(status)s, %(code)s, %(reason)s, %(size_bytes)s,
-                   %(width)s, %(height)s, %(face_count)s, %(seconds)s, %(profile)s, now(), %(sha256)s)
-           ON CONFLICT (id) DO UPDATE SET
-               status = EXCLUDED.status, failure_code = EXCLUDED.failure_code,
-               failure_reason = EXCLUDED.failure_reason, size_bytes = EXCLUDED.size_bytes,
-               width = EXCLUDED.width, height = EXCLUDED.height, face_count = EXCLUDED.face_count,
-               processing_seconds = EXCLUDED.processing_seconds,
-               detection_profile = EXCLUDED.detection_profile, processed_at = EXCLUDED.processed_at,
-               content_sha256 = EXCLUDED.content_sha256""",
-        {**row, "status": status, "code": code, "reason": reason},
-    )
-
-
-def _store_failure(event_id: int, image_id: uuid.UUID, blob_name: str, size: int, code: str,
-                   reason: str) -> IngestResult:
-    log.warning("image %s failed: %s (%s)", blob_name, reason, code)
-    storage.delete_thumbnails(thumbnail_prefix(blob_name.split("/", 1)[0], image_id))
-    row = {"id": image_id, "event_id": event_id, "blob_name": blob_name, "size_bytes": size,
-           "width": None, "height": None, "face_count": 0, "seconds": None, "profile": None, "sha256": None}
+def _store_failure(record: store.ImageRecord, event_code: str, code: str, reason: str) -> IngestResult:
+    log.warning("image %s failed: %s (%s)", record.blob_name, reason, code)
+    storage.delete_thumbnails(store.thumbnail_prefix(event_code, record.image_id))
     with connection() as conn:
-        had_faces = conn.execute("DELETE FROM faces WHERE image_id = %s", (image_id,)).rowcount
-        _upsert_image(conn, row, status="failed", code=code, reason=reason)
-        if had_faces:
-            bump_faces_version(conn, event_id)
-    return IngestResult("failed", image_id, reason=reason)
+        store.save_failure(conn, record, code, reason)
+    return IngestResult("failed", record.image_id, reason=reason)

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kanta.faces.schemas import BBox
+from kanta.faces.boxes import BoundingBox
 from kanta.validation import Text
 
 #: Content types a browser may upload, and the blob name extension each gets.
@@ -55,7 +55,7 @@ class FaceOut(BaseModel):
     pass found it; ``sharpness`` is the variance of the Laplacian of its aligned chip."""
 
     face_id: int
-    bbox: BBox
+    bbox: BoundingBox
     cluster_id: int | None = Field(description="null: not clustered yet; -1: noise")
     excluded_reason: str | None
     detector: str

@@ -8,14 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from kanta import storage
 from kanta.config import get_settings
 from kanta.db import connection
-from kanta.events.service import get_event_id
-from kanta.faces.schemas import BBOX_COLUMNS, BBox
 from kanta.errors import not_found
+from kanta.events.service import get_event_id
+from kanta.images import store
 from kanta.images.schemas import (
     CONTENT_TYPE_EXTENSIONS,
     FaceOut,
@@ -26,42 +25,6 @@ from kanta.images.schemas import (
     UploadRequest,
     UploadTicket,
 )
-
-_SELECT = """
-SELECT i.id AS image_id, e.code AS event_code, i.blob_name, i.original_filename, i.content_type,
-       i.status, i.failure_code, i.failure_reason, i.size_bytes, i.width, i.height,
-       i.face_count, i.processing_seconds, i.created_at, i.processed_at
-FROM images i JOIN events e ON e.id = i.event_id
-"""
-
-
-def blob_name_for(event_code: str, image_id: uuid.UUID, content_type: str) -> str:
-    """Blob name of an uploaded image: ``{event_code}/{image_id}.{ext}``."""
-    return f"{event_code}/{image_id}.{CONTENT_TYPE_EXTENSIONS[content_type]}"
-
-
-def thumbnail_prefix(event_code: str, image_id: uuid.UUID) -> str:
-    """Prefix of an image's face thumbnails in the faces container: ``{event_code}/{image_id}/``."""
-    return f"{event_code}/{image_id}/"
-
-
-def read_url_expiry() -> dt.datetime:
-    """When read URLs issued now expire (``KANTA_READ_URL_TTL`` seconds from now)."""
-    return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=get_settings().read_url_ttl_s)
-
-
-def face_urls(row: Mapping[str, Any], expires_at: dt.datetime) -> dict[str, str]:
-    """``url`` (the face's thumbnail, else its photo) and ``image_url`` (the photo) of a row
-    holding ``thumbnail_blob`` and ``blob_name``."""
-    image_url = storage.read_url(row["blob_name"], expires_at)
-    thumbnail = row.get("thumbnail_blob")
-    return {"url": storage.thumbnail_url(thumbnail, expires_at) if thumbnail else image_url, "image_url": image_url}
-
-
-def _image(row: Mapping[str, Any], expires_at: dt.datetime) -> dict[str, Any]:
-    # A pending image's blob may not exist yet: no URL to hand out.
-    url = None if row["status"] == "pending" else storage.read_url(row["blob_name"], expires_at)
-    return {**row, "url": url}
 
 
 def create_uploads(event_code: str, body: UploadRequest) -> list[UploadTicket]:
@@ -77,8 +40,8 @@ def create_uploads(event_code: str, body: UploadRequest) -> list[UploadTicket]:
         rows = []
         for f in body.files:
             image_id = uuid.uuid4()
-            blob_name = blob_name_for(event_code, image_id, f.content_type)
-            rows.append((image_id, event_id, blob_name, f.filename, f.content_type))
+            blob_name = store.blob_name_for(event_code, image_id, CONTENT_TYPE_EXTENSIONS[f.content_type])
+            rows.append((image_id, blob_name, f.filename, f.content_type))
             tickets.append(
                 UploadTicket(
                     image_id=image_id,
@@ -88,40 +51,26 @@ def create_uploads(event_code: str, body: UploadRequest) -> list[UploadTicket]:
                     expires_at=expires_at,
                 )
             )
-        with conn.cursor() as cur:
-            cur.executemany(
-                """INSERT INTO images (id, event_id, blob_name, original_filename, content_type)
-                   VALUES (%s, %s, %s, %s, %s)""",
-                rows,
-            )
+        store.insert_pending(conn, event_id, rows)
     return tickets
 
 
 def list_images(event_code: str, query: ImageListQuery) -> ImageList:
     """A page of an event's images, oldest first, filtered as ``query`` says. Raises ``NotFound``."""
-    conditions = [sql.SQL("i.event_id = %(event_id)s")]
-    if query.status is not None:
-        conditions.append(sql.SQL("i.status = %(status)s"))
-    if query.min_faces is not None:
-        conditions.append(sql.SQL("i.face_count >= %(min_faces)s"))
-    if query.max_faces is not None:
-        conditions.append(sql.SQL("i.face_count <= %(max_faces)s"))
-    if query.cluster_id is not None:
-        conditions.append(
-            sql.SQL("EXISTS (SELECT 1 FROM faces f WHERE f.image_id = i.id AND f.cluster_id = %(cluster_id)s)")
-        )
-    statement = sql.SQL(_SELECT + " WHERE {} ORDER BY i.created_at, i.id LIMIT %(limit)s OFFSET %(offset)s").format(
-        sql.SQL(" AND ").join(conditions)
-    )
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
         # One row more than asked tells whether another page exists.
-        params = {**query.model_dump(), "event_id": event_id, "limit": query.limit + 1}
-        rows = conn.execute(statement, params).fetchall()
-    expires_at = read_url_expiry()
+        rows = store.list_images(conn, event_id, status=query.status, min_faces=query.min_faces,
+                                 max_faces=query.max_faces, cluster_id=query.cluster_id, limit=query.limit + 1,
+                                 offset=query.offset)
+    expires_at = store.read_url_expiry()
     items = [Image.model_validate(_image(r, expires_at)) for r in rows[: query.limit]]
     next_offset = query.offset + query.limit if len(rows) > query.limit else None
     return ImageList(items=items, next_offset=next_offset)
+
+
+def _image(row: Mapping[str, Any], expires_at: dt.datetime) -> dict[str, Any]:
+    return {**row, "url": store.image_url(row, expires_at)}
 
 
 def _find_image(conn: psycopg.Connection, image_id: str) -> Mapping[str, Any]:
@@ -129,7 +78,7 @@ def _find_image(conn: psycopg.Connection, image_id: str) -> Mapping[str, Any]:
         key = uuid.UUID(image_id)
     except ValueError:
         raise not_found("image", image_id) from None
-    row = conn.execute(_SELECT + " WHERE i.id = %s", (key,)).fetchone()
+    row = store.find_image(conn, key)
     if row is None:
         raise not_found("image", image_id)
     return row
@@ -139,22 +88,16 @@ def get_image(image_id: str) -> ImageDetail:
     """One image with its faces. Raises ``NotFound`` ``image_not_found``."""
     with connection() as conn:
         row = _find_image(conn, image_id)
-        faces = conn.execute(
-            f"""SELECT f.id AS face_id, {BBOX_COLUMNS}, f.cluster_id, f.excluded_reason, f.detector, f.angle,
-                       f.score, f.sharpness, f.thumbnail_blob
-                FROM faces f WHERE f.image_id = %s ORDER BY f.id""",
-            (row["image_id"],),
-        ).fetchall()
-    expires_at = read_url_expiry()
+        faces = store.faces_of_image(conn, row["image_id"])
+    expires_at = store.read_url_expiry()
     return ImageDetail.model_validate(
         {
             **_image(row, expires_at),
             "faces": [
                 FaceOut(
-                    face_id=f["face_id"], bbox=BBox.from_row(f), cluster_id=f["cluster_id"],
+                    face_id=f["face_id"], bbox=store.bbox(f), cluster_id=f["cluster_id"],
                     excluded_reason=f["excluded_reason"], detector=f["detector"], angle=f["angle"],
-                    score=f["score"], sharpness=f["sharpness"],
-                    thumbnail_url=storage.thumbnail_url(f["thumbnail_blob"], expires_at) if f["thumbnail_blob"] else None,
+                    score=f["score"], sharpness=f["sharpness"], thumbnail_url=store.thumbnail_url(f, expires_at),
                 )
                 for f in faces
             ],
@@ -167,24 +110,9 @@ def delete_image(image_id: str) -> None:
     with connection() as conn:
         row = _find_image(conn, image_id)
     storage.delete_blobs([row["blob_name"]])
-    storage.delete_thumbnails(thumbnail_prefix(row["event_code"], row["image_id"]))
+    storage.delete_thumbnails(store.thumbnail_prefix(row["event_code"], row["image_id"]))
     with connection() as conn:
-        deleted = conn.execute(
-            "DELETE FROM images WHERE id = %s RETURNING event_id, face_count", (row["image_id"],)
-        ).fetchone()
-        if deleted and deleted["face_count"]:
-            bump_faces_version(conn, deleted["event_id"])
-
-
-def bump_faces_version(conn: psycopg.Connection, event_id: int) -> None:
-    """Record that the event's faces changed, so the timer re-clusters it."""
-    conn.execute("UPDATE events SET faces_version = faces_version + 1 WHERE id = %s", (event_id,))
-
-
-def bump_clusters_version(conn: psycopg.Connection, event_id: int) -> None:
-    """Record that faces of the event changed person (``faces.cluster_id``) while the faces
-    themselves did not, so search workers re-read who is who (``kanta.search.descriptors``)."""
-    conn.execute("UPDATE events SET clusters_version = clusters_version + 1 WHERE id = %s", (event_id,))
+        store.delete_image(conn, row["image_id"])
 
 
 #: Seconds a pending image may wait for its blob beyond its upload URL's lifetime (browsers
@@ -203,23 +131,11 @@ def expire_stale_uploads() -> int:
     """
     older_than = get_settings().upload_url_ttl_s + STALE_UPLOAD_GRACE_S
     with connection() as conn:
-        stale = conn.execute(
-            """SELECT id, blob_name FROM images
-               WHERE status = 'pending' AND created_at < now() - make_interval(secs => %s)""",
-            (older_than,),
-        ).fetchall()
+        stale = store.stale_pending(conn, older_than)
     if not stale:
         return 0
     arrived = [r["id"] for r in stale if storage.blob_exists(r["blob_name"])]
     with connection() as conn:
-        # status = 'pending' again: the blob trigger may have indexed some meanwhile.
-        conn.execute(
-            """UPDATE images SET status = 'failed', processed_at = now(),
-                   failure_code = CASE WHEN id = ANY(%(arrived)s) THEN 'not_indexed' ELSE 'not_uploaded' END,
-                   failure_reason = CASE WHEN id = ANY(%(arrived)s)
-                       THEN 'The photo arrived but could not be indexed; upload it again.'
-                       ELSE 'No photo arrived before the upload URL expired.' END
-               WHERE id = ANY(%(ids)s) AND status = 'pending'""",
-            {"arrived": arrived, "ids": [r["id"] for r in stale]},
-        )
+        # Only those still pending: the blob trigger may have indexed some meanwhile.
+        store.fail_stale(conn, [r["id"] for r in stale], arrived)
     return len(stale)

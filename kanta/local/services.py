@@ -190,7 +190,7 @@ class LocalAzurite:
             # to https URLs, hence the certificate.
             cert, key = self_signed_certificate(self.data_dir / "tls")
             args += ["--cert", str(cert), "--key", str(key), "--oauth", "basic"]
-        log = open(self.data_dir / "azurite.log", "ab")
+        log = open(self.data_dir / "azurite.log", "ab")  # noqa: SIM115 - Azurite writes to it while it runs
         self.process = subprocess.Popen(
             args,
             stdout=log,

@@ -42,25 +42,14 @@ from typing import NamedTuple
 
 import numpy as np
 import psycopg
-from psycopg.rows import tuple_row
 
-from kanta.faces.schemas import USABLE_FACE
+from kanta.images import store
 from kanta.search.matching import NO_PERSON, PersonEvidence, SearchCuts, Selection, select_faces
 
 #: Bytes of copies kept per process across events; least recently searched go first.
 MAX_CACHE_BYTES = 512 * 1024 * 1024
-DIM = 128
+DIM = store.DIM
 
-# PostgreSQL binary COPY rows: a field count (int16), then per field its byte length (int32)
-# and value, big-endian (PostgreSQL docs "COPY", binary format). A uuid is its 16 bytes;
-# pgvector's binary vector is dim (int16), unused (int16), dim float32 (pgvector vector_send).
-_FACE_ROW = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("image_len", ">i4"),
-                      ("image", "V16"), ("vec_len", ">i4"), ("dim", ">i2"), ("unused", ">i2"),
-                      ("vec", ">f4", (DIM,))])
-#: (id, cluster_id) of a face as ``int8send(id) || int4send(cluster_id)`` packs it.
-_PERSON_RECORD = np.dtype([("id", ">i8"), ("person", ">i4")])
-_HEADER_BYTES = 11 + 4 + 4  # signature, flags, header extension length (no extension)
-_TRAILER_BYTES = 2
 #: float32 squared distances round distances by ~1e-6; faces this much beyond a cut are
 #: measured again in float64 before the rule is applied, so rounding never decides a match.
 _MARGIN = 1e-4
@@ -124,54 +113,9 @@ _copies: OrderedDict[int, _Copy] = OrderedDict()
 _lock = threading.Lock()
 
 
-def _copy_rows(conn: psycopg.Connection, query: str, row: np.dtype, fields: int) -> np.ndarray:
-    """Rows of a binary ``COPY (query) TO STDOUT`` as a structured array of ``row``."""
-    data = bytearray()
-    with conn.cursor().copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)") as copy:
-        for chunk in copy:
-            data += chunk
-    body = len(data) - _HEADER_BYTES - _TRAILER_BYTES
-    if body % row.itemsize:
-        raise RuntimeError(f"unexpected COPY row layout: {body} bytes is no whole number of {row.itemsize}-byte rows")
-    rows = np.frombuffer(data, dtype=row, count=body // row.itemsize, offset=_HEADER_BYTES)
-    if len(rows) and not (rows["fields"] == fields).all():
-        raise RuntimeError(f"unexpected COPY row layout: rows of {fields} fields expected")
-    return rows.copy()  # owns its memory, so the COPY buffer is freed
-
-
-def _read_people(conn: psycopg.Connection, event_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every usable face of ``event_id`` now, by id: (ids int64 ``(n,)``, people int64 ``(n,)``)."""
-    # One row of packed big-endian (id int8, cluster_id int4) records: at 100 000 faces ~27 ms,
-    # where a binary COPY of the same rows takes ~75 ms (libpq hands COPY out row by row).
-    (packed,) = conn.cursor(row_factory=tuple_row, binary=True).execute(
-        f"""SELECT string_agg(int8send(f.id) || int4send(coalesce(f.cluster_id, {NO_PERSON})), ''::bytea ORDER BY f.id)
-            FROM faces f WHERE f.event_id = %s AND {USABLE_FACE}""",
-        (event_id,),
-    ).fetchone()
-    rows = np.frombuffer(packed or b"", dtype=_PERSON_RECORD)
-    return rows["id"].astype(np.int64), rows["person"].astype(np.int64)
-
-
-def _read_faces(conn: psycopg.Connection, event_id: int, wanted: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Descriptors of the faces ``wanted`` (ids, int64, ascending) of ``event_id`` that still
-    exist: (ids int64 ``(m,)``, images ``V16`` ``(m,)``, float32 ``(m, 128)``), by id."""
-    if not len(wanted):
-        return np.empty(0, np.int64), np.empty(0, "V16"), np.empty((0, DIM), np.float32)
-    # One range scan from the lowest wanted id; faces committed since the ids were read are
-    # dropped here and read with the next change of faces_version.
-    rows = _copy_rows(conn, f"SELECT f.id, f.image_id, f.descriptor FROM faces f WHERE f.event_id = {int(event_id)} "
-                            f"AND f.id >= {int(wanted[0])} AND {USABLE_FACE} ORDER BY f.id", _FACE_ROW, 3)
-    if len(rows) and not ((rows["image_len"] == 16).all() and (rows["dim"] == DIM).all()):
-        raise RuntimeError("unexpected COPY row layout for faces (id, image_id, vector(128))")
-    rows = rows[np.isin(rows["id"], wanted, assume_unique=True)]
-    return rows["id"].astype(np.int64), rows["image"].copy(), rows["vec"].astype(np.float32)
-
-
 def _refreshed(conn: psycopg.Connection, event_id: int) -> _Copy:
     """The event's copy, brought up to date with the database (see the module docstring)."""
-    cur = conn.cursor(row_factory=tuple_row)
-    versions = cur.execute("SELECT faces_version, clusters_version FROM events WHERE id = %s", (event_id,)).fetchone()
+    versions = store.event_versions(conn, event_id)
     if versions is None:  # deleted meanwhile: nothing to search
         forget(event_id)
         return _empty_copy()
@@ -181,14 +125,14 @@ def _refreshed(conn: psycopg.Connection, event_id: int) -> _Copy:
         if current is not None and (current.faces_version, current.clusters_version) == versions:
             _copies.move_to_end(event_id)
             return current
-    person_ids, people = _read_people(conn, event_id)
+    person_ids, people = store.usable_people(conn, event_id)
     base = current if current is not None else _empty_copy()
     ids, images, matrix, half_sq_norms = base.ids, base.images, base.matrix, base.half_sq_norms
     if current is None or current.faces_version != faces_version:
         kept = np.isin(ids, person_ids, assume_unique=True)
         if not kept.all():  # deleted faces
             ids, images, matrix, half_sq_norms = ids[kept], images[kept], matrix[kept], half_sq_norms[kept]
-        new_ids, new_images, new_matrix = _read_faces(
+        new_ids, new_images, new_matrix = store.usable_descriptors(
             conn, event_id, person_ids[~np.isin(person_ids, ids, assume_unique=True)])
         if len(new_ids):
             new_norms = np.einsum("ij,ij->i", new_matrix, new_matrix, dtype=np.float32) / np.float32(2)

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kanta.faces.schemas import BBox
+from kanta.faces.boxes import BoundingBox
 
 
 class SearchQuery(BaseModel):
@@ -31,7 +31,7 @@ class SearchQuery(BaseModel):
 class QueryFace(BaseModel):
     """A face found in the query photo; ``used``: it was searched for."""
 
-    bbox: BBox
+    bbox: BoundingBox
     used: bool
     excluded_reason: str | None = None
 
@@ -48,7 +48,7 @@ class Match(BaseModel):
     cluster_id: int | None
     distance: float
     query_face: int
-    bbox: BBox
+    bbox: BoundingBox
     url: str
     image_url: str
 

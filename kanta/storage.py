@@ -120,9 +120,13 @@ _delegation_keys = _DelegationKeyCache()
 
 
 def blob_sas_url(
-    blob_name: str, permission: BlobSasPermissions, expires_at: dt.datetime, container: str = UPLOADS_CONTAINER
+    blob_name: str, permission: BlobSasPermissions, expires_at: dt.datetime, container: str = UPLOADS_CONTAINER,
+    *, content_type: str | None = None, content_disposition: str | None = None,
 ) -> str:
     """Return a URL for one blob of ``container`` carrying a SAS for ``permission``.
+
+    ``content_type`` / ``content_disposition``: headers the service answers a read with,
+    whatever the blob was stored with (the SAS's ``rsct`` / ``rscd``).
 
     ``expires_at`` must be timezone-aware; the SAS carries it to the second (UTC). Signed
     with the account key when the client has one (connection string, Azurite), else with a
@@ -156,13 +160,28 @@ def blob_sas_url(
 
 
 def upload_url(blob_name: str, expires_at: dt.datetime) -> str:
-    """SAS URL that lets its holder create or overwrite one blob, nothing else (no read, no list)."""
-    return blob_sas_url(blob_name, BlobSasPermissions(create=True, write=True), expires_at)
+    """SAS URL that lets its holder create one blob that does not exist yet, nothing else:
+    create only (``sp=c``), so it cannot overwrite the photo once it is there, set its
+    metadata, read or list (Storage REST "Create a service SAS": ``c`` writes a new blob;
+    overwriting, metadata and properties need ``w``)."""
+    return blob_sas_url(blob_name, BlobSasPermissions(create=True), expires_at)
+
+
+#: Types a photo is served as (the formats Kanta indexes); anything else is a download.
+_IMAGE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
 
 def read_url(blob_name: str, expires_at: dt.datetime, container: str = UPLOADS_CONTAINER) -> str:
-    """SAS URL that lets its holder read one blob of ``container`` until ``expires_at``."""
-    return blob_sas_url(blob_name, BlobSasPermissions(read=True), expires_at, container)
+    """SAS URL that lets its holder read one blob of ``container`` until ``expires_at``.
+
+    The answer's type comes from the blob name's extension, never from what the uploader
+    sent: an image type shown inline, else ``application/octet-stream`` as an attachment, so
+    a blob uploaded as ``text/html`` is never rendered as a page from our storage origin."""
+    extension = blob_name.rsplit(".", 1)[-1].lower() if "." in blob_name.rsplit("/", 1)[-1] else ""
+    content_type = _IMAGE_TYPES.get(extension)
+    return blob_sas_url(blob_name, BlobSasPermissions(read=True), expires_at, container,
+                        content_type=content_type or "application/octet-stream",
+                        content_disposition="inline" if content_type else "attachment")
 
 
 def delete_thumbnails(prefix: str) -> None:
@@ -182,6 +201,21 @@ def write_thumbnails(thumbnails: dict[str, bytes]) -> None:
     container = faces_container()
     for name, data in thumbnails.items():
         container.upload_blob(name, data, overwrite=True, content_settings=ContentSettings(content_type="image/jpeg"))
+
+
+def seal_photo(blob_name: str, content_type: str) -> None:
+    """Make an accepted photo's blob serve as what it really is: its stored type becomes
+    ``content_type`` (whatever the uploader sent; the upload URL cannot change it afterwards)
+    and any snapshot taken through the upload URL is deleted.
+    Raises ``ResourceNotFoundError`` when the blob is gone."""
+    from azure.storage.blob import ContentSettings
+
+    blob = uploads_container().get_blob_client(blob_name)
+    blob.set_http_headers(ContentSettings(content_type=content_type, content_disposition="inline"))
+    snapshots = [b.snapshot for b in uploads_container().list_blobs(name_starts_with=blob_name, include=["snapshots"])
+                 if b.name == blob_name and b.snapshot]
+    if snapshots:
+        blob.delete_blob(delete_snapshots="only")
 
 
 def blob_exists(blob_name: str) -> bool:

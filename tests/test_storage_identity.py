@@ -189,7 +189,7 @@ def test_managed_identity_against_azurite_oauth(azurite_oauth, managed_identity,
     upload = storage.upload_url(blob, now + dt.timedelta(minutes=15))
     upload_sas = sas_query(upload)
     assert_user_delegation_sas(upload_sas)
-    assert upload_sas["sp"] == "cw" and upload_sas["spr"] == "https"
+    assert upload_sas["sp"] == "c" and upload_sas["spr"] == "https"
     assert upload.startswith(f"{azurite_oauth.blob_service_uri}/uploads/{blob}?")
 
     # A browser's upload: a plain HTTP PUT with the URL and nothing else.
@@ -298,7 +298,7 @@ def test_upload_sas_grants_create_write_on_one_blob_until_our_expiry(offline_ide
     assert (parts.scheme, parts.netloc) == ("https", "kantatest.blob.core.windows.net")
     assert parts.path == f"/uploads/{blob}"
     q = sas_query(url)
-    assert q["sp"] == "cw"  # create + write, in the order the SDK writes them; no read, no list
+    assert q["sp"] == "c"  # create only: no overwrite, no metadata, no read, no list
     assert q["sr"] == "b"  # this one blob, not its container
     assert q["se"] == expires_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert q["se"].endswith("Z")
@@ -360,7 +360,7 @@ def test_connection_string_path_unchanged(managed_identity, monkeypatch):
     url = storage.upload_url("ev/a.jpg", dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15))
     assert url.startswith(f"http://127.0.0.1:10000/{AZURITE_ACCOUNT}/uploads/ev/a.jpg?")
     q = sas_query(url)
-    assert q["sp"] == "cw" and q["sr"] == "b" and q["sig"]
+    assert q["sp"] == "c" and q["sr"] == "b" and q["sig"]
     assert not USER_DELEGATION_FIELDS & q.keys()
     assert "spr" not in q
     assert factory_calls == []

@@ -20,7 +20,7 @@ from kanta.clusters.algorithm import NOISE, cluster_descriptors, stable_ids
 from kanta.clusters.schemas import Cluster, ClusterList, ClusterRun, ClusterSample, FaceAssignment
 from kanta.config import get_settings
 from kanta.db import connection
-from kanta.errors import Invalid, not_found
+from kanta.errors import Invalid, Unavailable, not_found
 from kanta.events.service import RUNNING_SQL, get_event_id
 from kanta.images import store
 
@@ -55,7 +55,7 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
         # Read the version before the faces: anything committed before this read is also
         # in the faces read next, so recording it never hides a change.
         event = conn.execute(
-            "SELECT faces_version, next_cluster_id FROM events WHERE id = %s", (event_id,)
+            "SELECT faces_version, corrections_version, next_cluster_id FROM events WHERE id = %s", (event_id,)
         ).fetchone()
         rows = store.faces_to_cluster(conn, event_id)
         index = {r["id"]: i for i, r in enumerate(rows)}
@@ -102,9 +102,10 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
              run.cluster_count, run.noise_count, run.kept_count, run.seconds),
         )
         conn.execute(
-            """UPDATE events SET clustered_version = %s, last_clustered_at = now(), next_cluster_id = %s
+            """UPDATE events SET clustered_version = %s, clustered_corrections_version = %s,
+                                 last_clustered_at = now(), next_cluster_id = %s
                WHERE id = %s""",
-            (event["faces_version"], next_id, event_id),
+            (event["faces_version"], event["corrections_version"], next_id, event_id),
         )
     log.info("re-clustered %s: %d faces, %d clusters, %d noise, %d kept their id, in %.2f s", event_code,
              run.face_count, run.cluster_count, run.noise_count, run.kept_count, run.seconds)
@@ -112,10 +113,13 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
 
 
 def recluster_due_events() -> list[ClusterRun]:
-    """Re-cluster every running event whose faces changed since its last run (the timer's job)."""
+    """Re-cluster every running event whose faces changed, or that a host corrected, since its
+    last run (the timer's job)."""
     with connection() as conn:
         codes = [r["code"] for r in conn.execute(
-            f"SELECT e.code FROM events e WHERE {RUNNING_SQL} AND e.faces_version > e.clustered_version ORDER BY e.id"
+            f"""SELECT e.code FROM events e WHERE {RUNNING_SQL}
+                AND (e.faces_version > e.clustered_version OR e.corrections_version > e.clustered_corrections_version)
+                ORDER BY e.id"""
         )]
     return [recluster_event(code, trigger="timer") for code in codes]
 
@@ -168,6 +172,23 @@ def _require_cluster(conn: psycopg.Connection, event_id: int, cluster_id: int) -
         raise not_found("cluster", cluster_id)
 
 
+#: Seconds a correction waits for a running re-clustering of its event before giving up.
+CORRECTION_WAIT_S = 60
+
+
+def _correcting(conn: psycopg.Connection, event_id: int) -> None:
+    """Start a correction of an event's people in this transaction: wait for a running
+    re-clustering of the event to commit (the run's advisory lock), so the correction lands
+    on top of its result instead of being overwritten by it, and schedule the next run.
+    Raises ``Unavailable`` ``people_busy`` after ``CORRECTION_WAIT_S`` seconds."""
+    conn.execute(f"SET LOCAL lock_timeout = '{CORRECTION_WAIT_S}s'")
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(%s::int, %s::int)", (_LOCK_NAMESPACE, event_id))
+    except psycopg.errors.LockNotAvailable:
+        raise Unavailable("people_busy", "The people of this event are being sorted again; try in a minute.") from None
+    conn.execute("UPDATE events SET corrections_version = corrections_version + 1 WHERE id = %s", (event_id,))
+
+
 def _cluster_id(raw: str) -> int:
     try:
         return int(raw)
@@ -200,6 +221,7 @@ def merge_clusters(event_code: str, raw_cluster_id: str, into: int) -> Cluster:
         raise Invalid("same_cluster", "A person cannot be merged into itself.")
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
+        _correcting(conn, event_id)  # after a running re-clustering: its result is what we merge
         _require_cluster(conn, event_id, cluster_id)
         _require_cluster(conn, event_id, into)
         _pin(conn, event_id, store.faces_of_person(conn, event_id, cluster_id), into)
@@ -242,6 +264,10 @@ def move_face(raw_face_id: str, cluster_id: int | None) -> FaceAssignment:
         raise not_found("face", raw_face_id) from None
     with connection() as conn:
         face = store.face(conn, face_id)
+        if face is None:
+            raise not_found("face", face_id)
+        _correcting(conn, face["event_id"])
+        face = store.face(conn, face_id)  # as a re-clustering we waited for left it
         if face is None:
             raise not_found("face", face_id)
         if face["excluded_reason"]:

@@ -29,6 +29,8 @@ from kanta.faces.models import models
 DESCRIPTOR_DIM = 128
 #: Image formats we accept, as Pillow names them (JPEG includes phones' multi-picture MPO files).
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
+#: The media type of each accepted format (MPO is served as the JPEG it starts with).
+MIME_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 #: Side of the face thumbnails, pixels (aligned, upright chips).
 THUMBNAIL_SIZE = 160
 #: Margin around the face in thumbnails, as a fraction of the face (dlib ``get_face_chip`` padding).
@@ -71,11 +73,13 @@ class Face:
 class DecodedImage:
     """``rgb``: ``uint8`` ``(h, w, 3)`` upright pixels, possibly decoded at reduced scale;
     ``width``/``height``: the upright image's full size in pixels; ``scale``: full-size
-    pixels per decoded pixel (1.0 unless the JPEG was decoded reduced)."""
+    pixels per decoded pixel (1.0 unless the JPEG was decoded reduced); ``mime_type``: the
+    format the bytes really are (``image/jpeg``, ``image/png``, ``image/webp``)."""
 
     rgb: np.ndarray
     width: int
     height: int
+    mime_type: str = "image/jpeg"
 
     @property
     def scale(self) -> float:
@@ -84,12 +88,14 @@ class DecodedImage:
 
 @dataclass(frozen=True)
 class ImageAnalysis:
-    """Result of ``analyse_image``: upright size in pixels, faces, and seconds spent."""
+    """Result of ``analyse_image``: upright size in pixels, faces, seconds spent, and the
+    format the bytes really are (``mime_type``)."""
 
     width: int
     height: int
     faces: list[Face]
     seconds: float
+    mime_type: str = "image/jpeg"
 
 
 def decode_image(data: bytes, *, max_pixels: int, decode_max_pixels: int | None = None) -> DecodedImage:
@@ -115,6 +121,7 @@ def decode_image(data: bytes, *, max_pixels: int, decode_max_pixels: int | None 
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageRejected("corrupt", f"The image header is damaged: {exc}") from None
     full_width, full_height = img.size
+    img_format = img.format if img.format in MIME_TYPES else "JPEG"
     pixels = full_width * full_height
     if pixels > max_pixels:
         raise ImageRejected(
@@ -139,7 +146,7 @@ def decode_image(data: bytes, *, max_pixels: int, decode_max_pixels: int | None 
         raise ImageRejected("corrupt", f"The image data is truncated or damaged: {exc}") from None
     # Orientations 5-8 swap width and height.
     width, height = (full_height, full_width) if orientation in (5, 6, 7, 8) else (full_width, full_height)
-    return DecodedImage(np.asarray(rgb), width, height)
+    return DecodedImage(np.asarray(rgb), width, height, MIME_TYPES[img_format])
 
 
 def _shapes(rgb: np.ndarray, detections: list[Detection]) -> Any:
@@ -234,7 +241,7 @@ def analyse_image(
             Face(bbox, descriptor, d.detector, d.angle, d.score, sharpness, excluded,
                  _thumbnail(thumb) if thumb is not None else b"")
         )
-    return ImageAnalysis(image.width, image.height, faces, time.perf_counter() - started)
+    return ImageAnalysis(image.width, image.height, faces, time.perf_counter() - started, image.mime_type)
 
 
 def analysis_settings(settings: Any) -> dict[str, Any]:

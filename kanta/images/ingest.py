@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 import psycopg
+from azure.core.exceptions import ResourceNotFoundError
 
 from kanta import storage
 from kanta.clusters.algorithm import assign_to_people
@@ -106,6 +107,10 @@ def ingest_blob(blob_name: str, data: bytes) -> IngestResult:
         # The event was deleted while we computed: nothing to attach to.
         log.warning("skipping blob %r: event %r was deleted during processing", blob_name, event_code)
         return IngestResult("skipped", image_id, reason=f"no event {event_code!r}")
+    try:
+        storage.seal_photo(blob_name, analysis.mime_type)
+    except ResourceNotFoundError:
+        pass  # deleted meanwhile; whoever deleted it removes the row too
     log.info("indexed %s: %d face(s) in %.2f s", blob_name, len(analysis.faces), analysis.seconds)
     return IngestResult("processed", image_id, len(analysis.faces))
 

@@ -70,8 +70,9 @@ def face_urls(row: Mapping[str, Any], expires_at: dt.datetime) -> dict[str, str]
 
 
 def image_url(row: Mapping[str, Any], expires_at: dt.datetime) -> str | None:
-    """Read URL of an image row's photo, or ``None`` while its blob may not exist (pending)."""
-    return None if row["status"] == "pending" else storage.read_url(row["blob_name"], expires_at)
+    """Read URL of an image row's photo once it is ``processed``; ``None`` before (its blob
+    may not exist) and for a failed one (its bytes are not a photo Kanta vouches for)."""
+    return storage.read_url(row["blob_name"], expires_at) if row["status"] == "processed" else None
 
 
 def thumbnail_url(row: Mapping[str, Any], expires_at: dt.datetime) -> str | None:

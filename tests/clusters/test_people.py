@@ -202,3 +202,40 @@ def test_correction_errors(api, functions, people):
     ]
     for (status, body), expected_status, code_ in cases:
         assert (status, body["code"]) == (expected_status, code_), body
+
+
+def test_a_merge_during_a_running_recluster_lands_after_it_and_schedules_the_next_run(
+        api, functions, people, monkeypatch):
+    # The run is slowed where it computes (between reading the faces and writing their
+    # people), so the host's merge arrives while it runs; without waiting for it, the run
+    # would write the old people over the merge.
+    import threading
+    import time
+
+    from kanta.clusters import service
+
+    code, before = people
+    biden, kit = before["biden_1.jpg"], before["kit_harington_1.jpg"]
+    real = service.cluster_descriptors
+    started = threading.Event()
+
+    def slow(*args, **kwargs):
+        started.set()
+        time.sleep(1.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "cluster_descriptors", slow)
+    run = threading.Thread(target=lambda: api("recluster_event", "POST", route={"code": code}))
+    run.start()
+    assert started.wait(30)
+    status, merged = api("merge_cluster", "POST", route={"code": code, "cluster_id": str(kit)},
+                         json_body={"into": biden})
+    run.join()
+    assert status == 200 and merged["face_count"] == 4
+    after = current(api, code)
+    assert after["kit_harington_1.jpg"] == after["kit_harington_2.jpg"] == biden
+    monkeypatch.setattr(service, "cluster_descriptors", real)
+    # The merge scheduled a run; the timer's run keeps it.
+    assert code in [r.event_code for r in service.recluster_due_events()]
+    assert current(api, code)["kit_harington_2.jpg"] == biden
+    assert code not in [r.event_code for r in service.recluster_due_events()]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -29,6 +31,7 @@ from kanta.errors import (
     TooLarge,
     Unavailable,
     UnsupportedMediaType,
+    not_found,
 )
 
 log = logging.getLogger(__name__)
@@ -118,6 +121,32 @@ def parse_query(req: func.HttpRequest, model: type[M]) -> M:
         return model.model_validate(dict(req.params))
     except ValidationError as exc:
         raise Invalid("validation_error", "The query parameters are invalid.", _validation_details(exc)) from None
+
+
+#: A numeric id in a route: ASCII digits only (``int()`` would also take " 1" or "١"), and
+#: small enough for a PostgreSQL bigint.
+_ROUTE_INT = re.compile(r"[0-9]{1,18}")
+#: A UUID in a route: its canonical 8-4-4-4-12 hex form only (``uuid.UUID()`` also takes
+#: braces, "urn:uuid:" and the form without hyphens).
+_ROUTE_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def route_int(req: func.HttpRequest, name: str, kind: str) -> int:
+    """Route parameter ``name`` as an id of a ``kind`` (e.g. "face"); ``NotFound``
+    ``{kind}_not_found`` for anything but ASCII digits: no such thing can exist."""
+    raw = req.route_params.get(name, "")
+    if not _ROUTE_INT.fullmatch(raw):
+        raise not_found(kind, raw)
+    return int(raw)
+
+
+def route_uuid(req: func.HttpRequest, name: str, kind: str) -> uuid.UUID:
+    """Route parameter ``name`` as the UUID of a ``kind``; ``NotFound`` ``{kind}_not_found``
+    for anything but the canonical form."""
+    raw = req.route_params.get(name, "")
+    if not _ROUTE_UUID.fullmatch(raw):
+        raise not_found(kind, raw)
+    return uuid.UUID(raw)
 
 
 Handler = Callable[[func.HttpRequest], func.HttpResponse]

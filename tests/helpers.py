@@ -32,11 +32,13 @@ class Api:
 
     def __call__(self, name: str, method: str = "GET", *, route: dict[str, str] | None = None,
                  params: dict[str, str] | None = None, json_body: Any = None, body: bytes | None = None,
-                 ) -> tuple[int, Any]:
+                 headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        headers = dict(headers or {})
         if json_body is not None:
             body = json.dumps(json_body).encode()
+            headers.setdefault("Content-Type", "application/json")
         req = func.HttpRequest(method=method, url=f"http://localhost/api/{name}", params=params or {},
-                               route_params=route or {}, body=body or b"")
+                               route_params=route or {}, body=body or b"", headers=headers)
         resp = self.functions[name](req)
         raw = resp.get_body()
         return resp.status_code, (json.loads(raw) if raw else None)

@@ -347,7 +347,9 @@ BAD_QUERIES = [
     ("list_images", {"colour": "red"}, "colour"),
     ("list_clusters", {"sample_size": "-1"}, "sample_size"),
     ("list_clusters", {"sample_size": "21"}, "sample_size"),
-    ("list_clusters", {"limit": "5"}, "limit"),
+    ("list_clusters", {"limit": "0"}, "limit"),
+    ("list_clusters", {"offset": "-1"}, "offset"),
+    ("list_events", {"limit": "201"}, "limit"),
     ("search_event", {"top_k": "0"}, "top_k"),
     ("search_event", {"top_k": "many"}, "top_k"),
     ("search_event", {"max_distance": "0"}, "max_distance"),
@@ -530,3 +532,36 @@ def test_blob_trigger_raises_while_database_is_down_and_a_retry_processes_it(api
 ])
 def test_http_while_database_is_down_is_503(api, database_down, name, method, kwargs):
     assert_error(api(name, method, **kwargs), 503, "database_unavailable")
+
+
+@pytest.mark.parametrize("raw", [" 1", "1 ", "+1", "١", "1.0", "0x1", "9" * 19, "-1"])
+def test_ids_that_are_not_ascii_digits_address_nothing(api, event, raw):
+    # int() would take " 1", "+1" or an Arabic-Indic digit as face 1.
+    assert api("move_face", "PUT", route={"face_id": raw}, json_body={"cluster_id": None})[1]["code"] == "face_not_found"
+    status, body = api("update_cluster", "PATCH", route={"code": event["code"], "cluster_id": raw},
+                       json_body={"name": "x"})
+    assert (status, body["code"]) == (404, "cluster_not_found")
+
+
+@pytest.mark.parametrize("raw", ["{12345678-1234-5678-1234-567812345678}", "urn:uuid:12345678-1234-5678-1234-567812345678",
+                                 "12345678123456781234567812345678"])
+def test_image_ids_in_other_uuid_spellings_address_nothing(api, raw):
+    assert api("get_image", route={"image_id": raw}) == (404, {"code": "image_not_found", "message": f"No image {raw}."})
+
+
+def test_events_and_people_come_in_pages(api, functions, event):
+    for _ in range(3):
+        api("create_event", "POST", json_body={"code": f"page-{uuid.uuid4().hex[:10]}"})
+    status, first = api("list_events", params={"limit": "2"})
+    assert status == 200 and len(first["items"]) == 2 and first["next_offset"] == 2
+    second = api("list_events", params={"limit": "2", "offset": "2"})[1]
+    assert not {e["code"] for e in first["items"]} & {e["code"] for e in second["items"]}
+    for name in ("obama_1.jpg", "obama_2.jpg", "biden_1.jpg", "biden_2.jpg"):
+        put_blob(f"{event['code']}/{name}", photo(name))
+        run_blob_trigger(functions, f"{event['code']}/{name}")
+    api("recluster_event", "POST", route={"code": event["code"]})
+    page = api("list_clusters", route={"code": event["code"]}, params={"limit": "1"})[1]
+    assert len(page["items"]) == 1 and page["next_offset"] == 1
+    last = api("list_clusters", route={"code": event["code"]}, params={"limit": "1", "offset": "1"})[1]
+    assert len(last["items"]) == 1 and last["next_offset"] is None
+    assert page["items"][0]["cluster_id"] != last["items"][0]["cluster_id"]

@@ -9,7 +9,7 @@ import azure.functions as func
 from kanta.clusters import service
 from kanta.clusters.schemas import ClusterListQuery, ClusterMerge, ClusterUpdate, FaceMove
 from kanta.config import RECLUSTER_SCHEDULE_SETTING
-from kanta.http import api, json_response, parse_json, parse_query
+from kanta.http import api, json_response, parse_json, parse_query, route_int
 from kanta.images.service import expire_stale_uploads
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,11 @@ def recluster_event(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="events/{code}/clusters", methods=["GET"])
 @api
 def list_clusters(req: func.HttpRequest) -> func.HttpResponse:
-    """``GET /api/events/{code}/clusters?sample_size=3`` → ``{items, noise_count,
-    unclustered_count, last_clustered_at}``; 404; 422."""
+    """``GET /api/events/{code}/clusters?sample_size=3&limit=50&offset=0`` → ``{items,
+    next_offset, noise_count, unclustered_count, excluded_count, last_clustered_at, last_run}``;
+    404; 422."""
     query = parse_query(req, ClusterListQuery)
-    return json_response(service.list_clusters(req.route_params["code"], query.sample_size))
+    return json_response(service.list_clusters(req.route_params["code"], query))
 
 
 @bp.function_name("update_cluster")
@@ -56,7 +57,8 @@ def list_clusters(req: func.HttpRequest) -> func.HttpResponse:
 def update_cluster(req: func.HttpRequest) -> func.HttpResponse:
     """``PATCH /api/events/{code}/clusters/{cluster_id}`` ``{name}`` → the person; 404; 422."""
     body = parse_json(req, ClusterUpdate)
-    return json_response(service.rename_cluster(req.route_params["code"], req.route_params["cluster_id"], body.name))
+    return json_response(service.rename_cluster(req.route_params["code"], route_int(req, "cluster_id", "cluster"),
+                                                body.name))
 
 
 @bp.function_name("merge_cluster")
@@ -66,7 +68,8 @@ def merge_cluster(req: func.HttpRequest) -> func.HttpResponse:
     """``POST /api/events/{code}/clusters/{cluster_id}/merge`` ``{into}`` → the merged person;
     404; 422 ``same_cluster``."""
     body = parse_json(req, ClusterMerge)
-    return json_response(service.merge_clusters(req.route_params["code"], req.route_params["cluster_id"], body.into))
+    return json_response(service.merge_clusters(req.route_params["code"], route_int(req, "cluster_id", "cluster"),
+                                                body.into))
 
 
 @bp.function_name("move_face")
@@ -76,4 +79,4 @@ def move_face(req: func.HttpRequest) -> func.HttpResponse:
     """``PUT /api/faces/{face_id}/cluster`` ``{cluster_id}`` (``null``: "not this person")
     → ``{face_id, cluster_id}``; 404; 422 ``face_excluded`` / ``not_in_cluster``."""
     body = parse_json(req, FaceMove)
-    return json_response(service.move_face(req.route_params["face_id"], body.cluster_id))
+    return json_response(service.move_face(route_int(req, "face_id", "face"), body.cluster_id))

@@ -40,10 +40,13 @@ class FaceAssignment(BaseModel):
 
 
 class ClusterListQuery(BaseModel):
-    """Query of ``GET /api/events/{code}/clusters``."""
+    """Query of ``GET /api/events/{code}/clusters``: ``sample_size`` faces per person, a page
+    of ``limit`` people from ``offset`` (largest first)."""
 
     model_config = ConfigDict(extra="forbid")
     sample_size: int = Field(3, ge=0, le=20)
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0, le=2**31 - 1)
 
 
 class ClusterSample(BaseModel):
@@ -84,10 +87,12 @@ class ClusterRun(BaseModel):
 
 
 class ClusterList(BaseModel):
-    """Clusters largest first; ``noise_count``: faces in no cluster; ``unclustered_count``:
-    faces added since the last run; ``excluded_count``: faces too small or blurry to use."""
+    """A page of clusters, largest first; ``next_offset``: where the next page starts, ``null``
+    on the last; ``noise_count``: faces in no cluster; ``unclustered_count``: faces added since
+    the last run; ``excluded_count``: faces too small or blurry to use (all for the event)."""
 
     items: list[Cluster]
+    next_offset: int | None
     noise_count: int
     unclustered_count: int
     excluded_count: int

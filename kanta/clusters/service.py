@@ -17,7 +17,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from kanta.clusters.algorithm import NOISE, cluster_descriptors, stable_ids
-from kanta.clusters.schemas import Cluster, ClusterList, ClusterRun, ClusterSample, FaceAssignment
+from kanta.clusters.schemas import Cluster, ClusterList, ClusterListQuery, ClusterRun, ClusterSample, FaceAssignment
 from kanta.config import get_settings
 from kanta.db import connection
 from kanta.errors import Invalid, Unavailable, not_found
@@ -124,9 +124,10 @@ def recluster_due_events() -> list[ClusterRun]:
     return [recluster_event(code, trigger="timer") for code in codes]
 
 
-def list_clusters(event_code: str, sample_size: int) -> ClusterList:
-    """An event's clusters, largest first, with up to ``sample_size`` sample faces each
-    (largest faces first). Raises ``NotFound`` for an unknown event."""
+def list_clusters(event_code: str, query: ClusterListQuery) -> ClusterList:
+    """A page of an event's clusters, largest first (``query.limit`` from ``query.offset``),
+    with up to ``query.sample_size`` sample faces each (largest faces first), and the event's
+    face tallies. Raises ``NotFound`` for an unknown event."""
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
         counts = store.face_tallies(conn, event_id)
@@ -138,9 +139,11 @@ def list_clusters(event_code: str, sample_size: int) -> ClusterList:
                FROM cluster_runs WHERE event_id = %s ORDER BY id DESC LIMIT 1""",
             (event_code, event_id),
         ).fetchone()
-        items = _clusters(conn, event_id, sample_size)
+        # One more than asked tells whether another page exists.
+        items = _clusters(conn, event_id, query.sample_size, limit=query.limit + 1, offset=query.offset)
     return ClusterList(
-        items=items,
+        items=items[: query.limit],
+        next_offset=query.offset + query.limit if len(items) > query.limit else None,
         noise_count=counts["noise"],
         unclustered_count=counts["unclustered"],
         excluded_count=counts["excluded"],
@@ -149,10 +152,12 @@ def list_clusters(event_code: str, sample_size: int) -> ClusterList:
     )
 
 
-def _clusters(conn: psycopg.Connection, event_id: int, sample_size: int, only: int | None = None) -> list[Cluster]:
-    """The event's clusters (just cluster ``only`` when given), largest first, each with its
-    name and up to ``sample_size`` sample faces (largest faces first) with read URLs."""
-    people = store.people(conn, event_id, only=only)
+def _clusters(conn: psycopg.Connection, event_id: int, sample_size: int, only: int | None = None,
+              limit: int | None = None, offset: int = 0) -> list[Cluster]:
+    """The event's clusters (just cluster ``only`` when given; at most ``limit`` from
+    ``offset``), largest first, each with its name and up to ``sample_size`` sample faces
+    (largest faces first) with read URLs."""
+    people = store.people(conn, event_id, only=only, limit=limit, offset=offset)
     persons = [p["cluster_id"] for p in people]
     names = {r["cluster_id"]: r["name"] for r in conn.execute(
         "SELECT cluster_id, name FROM clusters WHERE event_id = %s AND cluster_id = ANY(%s)", (event_id, persons))}
@@ -189,17 +194,9 @@ def _correcting(conn: psycopg.Connection, event_id: int) -> None:
     conn.execute("UPDATE events SET corrections_version = corrections_version + 1 WHERE id = %s", (event_id,))
 
 
-def _cluster_id(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise not_found("cluster", raw) from None
-
-
-def rename_cluster(event_code: str, raw_cluster_id: str, name: str | None) -> Cluster:
+def rename_cluster(event_code: str, cluster_id: int, name: str | None) -> Cluster:
     """Name a person (``None`` clears); the name stays with the id across runs.
     Raises ``NotFound`` for an unknown event or a cluster with no faces."""
-    cluster_id = _cluster_id(raw_cluster_id)
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
         _require_cluster(conn, event_id, cluster_id)
@@ -212,11 +209,10 @@ def rename_cluster(event_code: str, raw_cluster_id: str, name: str | None) -> Cl
     return person
 
 
-def merge_clusters(event_code: str, raw_cluster_id: str, into: int) -> Cluster:
+def merge_clusters(event_code: str, cluster_id: int, into: int) -> Cluster:
     """Merge person ``cluster_id`` into person ``into``: its faces are pinned to ``into``, so
     every later run keeps them together. ``into`` keeps its name, or takes the merged one's.
     Raises ``NotFound`` (event or either cluster) or ``Invalid`` ``same_cluster``."""
-    cluster_id = _cluster_id(raw_cluster_id)
     if cluster_id == into:
         raise Invalid("same_cluster", "A person cannot be merged into itself.")
     with connection() as conn:
@@ -253,15 +249,11 @@ def _pin(conn: psycopg.Connection, event_id: int, face_ids: list[int], cluster_i
     store.set_person(conn, event_id, face_ids, cluster_id)
 
 
-def move_face(raw_face_id: str, cluster_id: int | None) -> FaceAssignment:
+def move_face(face_id: int, cluster_id: int | None) -> FaceAssignment:
     """Put a face in person ``cluster_id`` of its event, or (``None``) take it out of the
     person it is in ("not this person"): recorded so every later run does the same.
     Raises ``NotFound`` ``face_not_found`` / ``cluster_not_found``, or ``Invalid``
     ``face_excluded`` (too small or blurry to cluster) / ``not_in_cluster``."""
-    try:
-        face_id = int(raw_face_id)
-    except ValueError:
-        raise not_found("face", raw_face_id) from None
     with connection() as conn:
         face = store.face(conn, face_id)
         if face is None:

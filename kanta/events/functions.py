@@ -5,7 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from kanta.events import service
-from kanta.events.schemas import EventCreate, EventList, EventListQuery, EventUpdate
+from kanta.events.schemas import EventCreate, EventListQuery, EventUpdate
 from kanta.http import api, json_response, no_content, parse_json, parse_query
 
 bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
@@ -23,9 +23,8 @@ def create_event(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="events", methods=["GET"])
 @api
 def list_events(req: func.HttpRequest) -> func.HttpResponse:
-    """``GET /api/events?running=true|false`` → ``{items: [event]}``."""
-    query = parse_query(req, EventListQuery)
-    return json_response(EventList(items=service.list_events(query.running)))
+    """``GET /api/events?running=true|false&limit=50&offset=0`` → ``{items: [event], next_offset}``."""
+    return json_response(service.list_events(parse_query(req, EventListQuery)))
 
 
 @bp.function_name("get_event")

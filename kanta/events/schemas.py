@@ -51,9 +51,12 @@ class EventUpdate(_Request):
 
 
 class EventListQuery(_Request):
-    """Query of ``GET /api/events``: ``running=true`` keeps events happening now."""
+    """Query of ``GET /api/events``: ``running=true`` keeps events happening now; a page of
+    ``limit`` events from ``offset``, newest first."""
 
     running: bool | None = None
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0, le=2**31 - 1)
 
 
 class Event(BaseModel):
@@ -73,4 +76,8 @@ class Event(BaseModel):
 
 
 class EventList(BaseModel):
+    """A page of events, newest first; ``next_offset``: where the next page starts, ``null``
+    on the last."""
+
     items: list[Event]
+    next_offset: int | None

@@ -11,7 +11,7 @@ from psycopg import sql
 from kanta import storage
 from kanta.db import connection
 from kanta.errors import Conflict, Invalid, not_found
-from kanta.events.schemas import EVENT_CODE_PATTERN, Event, EventCreate, EventUpdate
+from kanta.events.schemas import EVENT_CODE_PATTERN, Event, EventCreate, EventList, EventListQuery, EventUpdate
 from kanta.images import store
 from kanta.search import descriptors
 
@@ -75,12 +75,16 @@ def get_event(code: str) -> Event:
         return _get(conn, code)
 
 
-def list_events(running: bool | None) -> list[Event]:
-    """All events, newest first; ``running`` filters on whether each is happening now."""
-    where = "" if running is None else f" WHERE {RUNNING_SQL} = %s"
+def list_events(query: EventListQuery) -> EventList:
+    """A page of events, newest first; ``query.running`` filters on whether each is
+    happening now."""
+    where = "" if query.running is None else f" WHERE {RUNNING_SQL} = %(running)s"
     with connection() as conn:
-        rows = conn.execute(_SELECT + where + " ORDER BY e.created_at DESC, e.id DESC", (running,) if where else ()).fetchall()
-        return _events(conn, rows)
+        # One more than asked tells whether another page exists.
+        rows = conn.execute(_SELECT + where + " ORDER BY e.created_at DESC, e.id DESC LIMIT %(limit)s OFFSET %(offset)s",
+                            {"running": query.running, "limit": query.limit + 1, "offset": query.offset}).fetchall()
+        items = _events(conn, rows[: query.limit])
+    return EventList(items=items, next_offset=query.offset + query.limit if len(rows) > query.limit else None)
 
 
 def update_event(code: str, body: EventUpdate) -> Event:

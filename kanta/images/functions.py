@@ -6,7 +6,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from kanta.config import STORAGE_CONNECTION, UPLOADS_CONTAINER, get_settings
-from kanta.http import api, json_response, no_content, parse_json, parse_query
+from kanta.http import api, json_response, no_content, parse_json, parse_query, route_uuid
 from kanta.images import ingest, service
 from kanta.images.schemas import ImageListQuery, UploadBatch, UploadRequest
 
@@ -37,7 +37,7 @@ def list_images(req: func.HttpRequest) -> func.HttpResponse:
 @api
 def get_image(req: func.HttpRequest) -> func.HttpResponse:
     """``GET /api/images/{image_id}`` → image with its faces; 404 ``image_not_found``."""
-    return json_response(service.get_image(req.route_params["image_id"]))
+    return json_response(service.get_image(route_uuid(req, "image_id", "image")))
 
 
 @bp.function_name("delete_image")
@@ -45,7 +45,7 @@ def get_image(req: func.HttpRequest) -> func.HttpResponse:
 @api
 def delete_image(req: func.HttpRequest) -> func.HttpResponse:
     """``DELETE /api/images/{image_id}`` → 204 (blob, row and faces); 404."""
-    service.delete_image(req.route_params["image_id"])
+    service.delete_image(route_uuid(req, "image_id", "image"))
     return no_content()
 
 

@@ -73,18 +73,14 @@ def _image(row: Mapping[str, Any], expires_at: dt.datetime) -> dict[str, Any]:
     return {**row, "url": store.image_url(row, expires_at)}
 
 
-def _find_image(conn: psycopg.Connection, image_id: str) -> Mapping[str, Any]:
-    try:
-        key = uuid.UUID(image_id)
-    except ValueError:
-        raise not_found("image", image_id) from None
-    row = store.find_image(conn, key)
+def _find_image(conn: psycopg.Connection, image_id: uuid.UUID) -> Mapping[str, Any]:
+    row = store.find_image(conn, image_id)
     if row is None:
         raise not_found("image", image_id)
     return row
 
 
-def get_image(image_id: str) -> ImageDetail:
+def get_image(image_id: uuid.UUID) -> ImageDetail:
     """One image with its faces. Raises ``NotFound`` ``image_not_found``."""
     with connection() as conn:
         row = _find_image(conn, image_id)
@@ -105,7 +101,7 @@ def get_image(image_id: str) -> ImageDetail:
     )
 
 
-def delete_image(image_id: str) -> None:
+def delete_image(image_id: uuid.UUID) -> None:
     """Delete an image's blob, then its row and faces. Raises ``NotFound``."""
     with connection() as conn:
         row = _find_image(conn, image_id)

@@ -204,11 +204,12 @@ def test_correction_errors(api, functions, people):
         assert (status, body["code"]) == (expected_status, code_), body
 
 
-def test_a_merge_during_a_running_recluster_lands_after_it_and_schedules_the_next_run(
-        api, functions, people, monkeypatch):
+@pytest.mark.parametrize("correction", ["merge", "move"])
+def test_a_correction_during_a_running_recluster_lands_after_it_and_schedules_the_next_run(
+        api, functions, people, monkeypatch, correction):
     # The run is slowed where it computes (between reading the faces and writing their
-    # people), so the host's merge arrives while it runs; without waiting for it, the run
-    # would write the old people over the merge.
+    # people), so the host's correction arrives while it runs; without waiting for it, the
+    # run would write the old people over the correction.
     import threading
     import time
 
@@ -228,14 +229,19 @@ def test_a_merge_during_a_running_recluster_lands_after_it_and_schedules_the_nex
     run = threading.Thread(target=lambda: api("recluster_event", "POST", route={"code": code}))
     run.start()
     assert started.wait(30)
-    status, merged = api("merge_cluster", "POST", route={"code": code, "cluster_id": str(kit)},
-                         json_body={"into": biden})
+    if correction == "merge":
+        status, _ = api("merge_cluster", "POST", route={"code": code, "cluster_id": str(kit)}, json_body={"into": biden})
+        moved = ["kit_harington_1.jpg", "kit_harington_2.jpg"]
+    else:
+        face = api("get_image", route={"image_id": _images(api, code)["kit_harington_2.jpg"]["image_id"]})[1]
+        status, _ = api("move_face", "PUT", route={"face_id": str(face["faces"][0]["face_id"])},
+                        json_body={"cluster_id": biden})
+        moved = ["kit_harington_2.jpg"]
     run.join()
-    assert status == 200 and merged["face_count"] == 4
-    after = current(api, code)
-    assert after["kit_harington_1.jpg"] == after["kit_harington_2.jpg"] == biden
+    assert status == 200
+    assert all(current(api, code)[n] == biden for n in moved)
     monkeypatch.setattr(service, "cluster_descriptors", real)
-    # The merge scheduled a run; the timer's run keeps it.
+    # The correction scheduled a run; the timer's run keeps it.
     assert code in [r.event_code for r in service.recluster_due_events()]
-    assert current(api, code)["kit_harington_2.jpg"] == biden
+    assert all(current(api, code)[n] == biden for n in moved)
     assert code not in [r.event_code for r in service.recluster_due_events()]

@@ -78,6 +78,16 @@ class Settings(BaseSettings):
     max_query_image_bytes: int = Field(
         10 * 1024 * 1024, validation_alias=AliasChoices("KANTA_MAX_QUERY_IMAGE_BYTES")
     )
+    # Selfies' own pixel limit (width x height from the header), under the event photos' one.
+    # A selfie is decoded to at most 4 MP (kanta.faces.detection, query_decode_max_pixels), so
+    # its cost is set by the formats that must be decoded whole first (PNG, WebP). 24 MP is the
+    # largest default photo of current phones (iPhone 15 and later; front cameras take 7-12 MP).
+    # Measured by bench/bombs.py (bench/README.md, "Decompression bombs"): a 23.9 MP RGBA PNG
+    # selfie peaks 195 MB above a warm worker in 1.1 s; as an event photo, 291 MB in 2.2 s; a
+    # 50 MP PNG event photo 248 MB (714 MB when decoded whole).
+    max_query_image_pixels: int = Field(
+        24_000_000, gt=0, validation_alias=AliasChoices("KANTA_MAX_QUERY_IMAGE_PIXELS")
+    )
 
     # Detection profile (kanta.faces.detection.PROFILES): fast, balanced or accurate.
     detection_profile: Literal["fast", "balanced", "accurate"] = Field(

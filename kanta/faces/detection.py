@@ -42,8 +42,14 @@ class DetectionProfile:
     narrower than ``small_face_px`` (a crowd: its tilted faces are small too). ``cnn_max_side``: run the CNN detector on a copy at most this
     long (``None``: no CNN). ``grey``: which HOG passes run on the luma image instead of
     RGB (dlib takes the strongest gradient of three channels; one channel is ~30% faster
-    here and found the same faces but for one small face in bench/data). ``decode_max_pixels``: JPEGs larger than this are decoded at
-    1/2, 1/4 or 1/8 scale (libjpeg DCT scaling, Pillow ``draft``) before anything else.
+    here and found the same faces but for one small face in bench/data). ``decode_max_pixels``: event photos larger than this are
+    decoded at 1/2, 1/4 or 1/8 scale (JPEGs by libjpeg's DCT scaling, Pillow ``draft``; other
+    formats reduced right after decoding) before anything else. ``query_decode_max_pixels``:
+    the same for selfies sent to search, which are decoded to between 1/4 of it and it. A
+    selfie's largest face is at least 13% as wide as the square root of its pixel count (61
+    labelled photos of ../shared/faces/identities/photos: 13-96%, median 35%), so at the
+    default 4 MP it keeps at least 133 px, about the 150 px chip the encoder reads: more
+    pixels would cost time and memory without changing the descriptor much.
     """
 
     name: str
@@ -56,6 +62,7 @@ class DetectionProfile:
     grey: Literal["none", "rotated", "all"] = "none"
     cnn_max_side: int | None = None
     decode_max_pixels: int = 16_000_000
+    query_decode_max_pixels: int = 4_000_000
     description: str = field(default="", compare=False)
 
 

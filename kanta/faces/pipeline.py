@@ -14,12 +14,15 @@ The models load on first use, once per process (``kanta.faces.models``).
 from __future__ import annotations
 
 import io
+import struct
+import threading
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from kanta.faces.boxes import BoundingBox
 from kanta.faces.detection import DEFAULT_PROFILE, PROFILES, Detection, DetectionProfile, detect
@@ -35,12 +38,61 @@ MIME_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "WE
 THUMBNAIL_SIZE = 160
 #: Margin around the face in thumbnails, as a fraction of the face (dlib ``get_face_chip`` padding).
 THUMBNAIL_PADDING = 0.4
+#: Formats coded as JPEG (MPO: phones' multi-picture files, a JPEG first).
+JPEG_FORMATS = ("JPEG", "MPO")
+#: Most pixels a Huffman-coded JPEG can hold per byte of file: every 8x8 block of every
+#: component carries a Huffman-coded DC difference of at least one bit (ITU-T T.81, F.1.2.1
+#: and G.1.2.1, baseline and progressive alike), so n bytes cover at most 8n blocks of the
+#: luma alone, 64 x 8 = 512 pixels per byte. A JPEG declaring more is truncated or its header
+#: lies. (Arithmetic-coded JPEGs, which cameras and browsers do not write, are held to it too.)
+JPEG_MAX_PIXELS_PER_BYTE = 512
+#: Most declared pixels per byte of file accepted above ``SMALL_IMAGE_PIXELS``. Measured by
+#: bench/bombs.py (bench/README.md, "Decompression bombs"): the 1,360 real photos of
+#: tests/data, bench/data/detection and ../shared/faces have at most 24.8 pixels per byte (a
+#: 960x640 JPEG of bench/data/detection; JPEGs median 5.6, PNGs at most 1.1); photos enlarged
+#: 4x (smoother than any camera's) saved at JPEG quality 50-75 reach 57; screenshots with a
+#: photo 7-13. The limit is 10x the most compact real photo; the bombs seen are 30x over it
+#: or more (a 1,053-byte 2828x2828 1-bit PNG: 7,595; a 6 KB 7000x7000 one: 8,121), near
+#: deflate's ceiling (1,032 bytes out per byte in: 8,256 one-bit pixels). An 8-bit RGB PNG
+#: cannot exceed 344; a flat-colour 12 MP PNG has 284 and is refused: it is no photo.
+MAX_PIXELS_PER_BYTE = 250
+#: Declared sizes up to this many pixels are decoded whatever their byte count: the cost is
+#: that of the smallest photos (3 MB of RGB), and flat test cards, icons and tiny images stay
+#: accepted (a 640x480 flat-colour JPEG has 57 pixels per byte, a PNG 194).
+SMALL_IMAGE_PIXELS = 1_000_000
+#: EXIF tag of the orientation (TIFF/EXIF 2.32, tag 274), and the transposition that makes
+#: each value upright (as ``PIL.ImageOps.exif_transpose``; 5-8 swap width and height).
+EXIF_ORIENTATION = 0x0112
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+#: Modes Pillow's ``reduce`` takes as they are; others are converted to RGB first.
+_REDUCIBLE_MODES = ("L", "LA", "RGB", "RGBA")
+#: What Pillow raises on damaged data (its documented OSError, ValueError and SyntaxError,
+#: and what its plugins let through from struct, zlib and slicing on hostile input).
+_DECODER_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error, zlib.error)
+#: Held while dlib's models run. Its detectors and networks keep their working buffers in the
+#: model objects, so two threads using them at once corrupt memory (three threads running HOG
+#: on tests/data crashed the process here), and the Functions Python worker runs synchronous
+#: functions, blob triggers and searches alike, on a thread pool. One analysis per process at
+#: a time also keeps their memory peaks from stacking; decoding stays outside the lock.
+DLIB_LOCK = threading.Lock()
 #: dlib's encoder works on 150x150 chips with 0.25 padding; sharpness is measured on the same.
 _CHIP_SIZE, _CHIP_PADDING = 150, 0.25
 
 
 class ImageRejected(ValueError):
-    """The bytes are not an image we can process; ``code`` is stable, ``message`` human."""
+    """The bytes are not an image we can process; ``code`` is stable, ``message`` human and
+    in Kanta's words (never a library's text).
+
+    Codes: ``empty``, ``not_an_image``, ``corrupt``, ``too_many_pixels`` (see ``decode_image``).
+    """
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -99,54 +151,97 @@ class ImageAnalysis:
 
 
 def decode_image(data: bytes, *, max_pixels: int, decode_max_pixels: int | None = None) -> DecodedImage:
-    """Decode JPEG/PNG/WebP bytes into upright RGB pixels.
+    """Decode JPEG/PNG/WebP bytes into upright RGB pixels, refusing before any pixel is decoded
+    what would cost far more than the file is worth.
 
-    EXIF orientation is applied (Pillow ``ImageOps.exif_transpose``); alpha is dropped,
-    palettes expanded. A JPEG over ``decode_max_pixels`` is decoded at 1/2, 1/4 or 1/8
-    scale by libjpeg's DCT scaling (Pillow ``draft``), a fraction of a full decode's time
-    and memory. Raises ``ImageRejected`` with code ``empty`` (0 bytes), ``not_an_image``
-    (unknown or unsupported format), ``too_many_pixels`` (width × height over
-    ``max_pixels``, read from the header before any pixel is decoded: the
-    decompression-bomb guard) or ``corrupt`` (truncated or damaged data).
+    From the header alone (Pillow ``Image.open`` parses it, decodes nothing), in this order:
+
+    1. a JPEG (or MPO) whose ``len(data)`` bytes cannot hold the pixels it declares
+       (more than ``JPEG_MAX_PIXELS_PER_BYTE`` per byte) is ``corrupt``: its data ends long
+       before the image does, and the decoder would pad the rest with grey;
+    2. width × height over ``max_pixels`` is ``too_many_pixels``;
+    3. width × height over ``SMALL_IMAGE_PIXELS`` and over ``MAX_PIXELS_PER_BYTE`` × the
+       byte count is ``too_many_pixels``: a decompression bomb (a kilobyte that decodes to
+       megapixels), however far under ``max_pixels``.
+
+    Then the pixels: over ``decode_max_pixels`` (``None``: no reduction) the image is
+    decoded at 1/2, 1/4 or 1/8 scale, a JPEG by libjpeg's DCT scaling (Pillow ``draft``, a
+    fraction of a full decode's time and memory), other formats by a box filter right after
+    decoding (Pillow ``reduce``), so everything after sees at most ``decode_max_pixels``
+    (up to 64 × that above 8x reduction). The EXIF (or XMP) orientation is applied; alpha
+    is dropped, palettes expanded.
+
+    Returns a ``DecodedImage`` (``rgb`` ``uint8`` ``(h, w, 3)``). Raises ``ImageRejected``
+    with code ``empty`` (0 bytes), ``not_an_image`` (unknown or unsupported format),
+    ``corrupt`` (damaged header, truncated or damaged data, or a JPEG too short for its
+    size) or ``too_many_pixels`` (as above). Messages are Kanta's, never the decoder's.
     """
     if not data:
         raise ImageRejected("empty", "The file is empty (0 bytes).")
+    # Pillow's process-wide LOAD_TRUNCATED_IMAGES (face_recognition sets it to True on import)
+    # would decode a truncated upload with grey padding and ignore oversized PNG metadata;
+    # Kanta rejects such files instead. Set before opening: PNG metadata is read by ``open``.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         img = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-    except Image.DecompressionBombError as exc:
-        # Pillow refuses images over 2x its MAX_IMAGE_PIXELS before we can compare sizes.
-        raise ImageRejected("too_many_pixels", f"The image has far too many pixels: {exc}") from None
+    except Image.DecompressionBombError:
+        # Pillow refuses sizes over twice its MAX_IMAGE_PIXELS (179 MP) before we see them.
+        raise ImageRejected("too_many_pixels",
+                            f"The image has far more pixels than the limit of {max_pixels / 1e6:.1f} MP.") from None
     except UnidentifiedImageError:
         raise ImageRejected("not_an_image", "The file is not a JPEG, PNG or WebP image.") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageRejected("corrupt", f"The image header is damaged: {exc}") from None
+    except _DECODER_ERRORS:
+        raise ImageRejected("corrupt", "The image header is damaged or cannot be read.") from None
     full_width, full_height = img.size
     img_format = img.format if img.format in MIME_TYPES else "JPEG"
+    _refuse_implausible_size(img_format, full_width, full_height, len(data), max_pixels)
+
     pixels = full_width * full_height
-    if pixels > max_pixels:
-        raise ImageRejected(
-            "too_many_pixels",
-            f"The image is {full_width}x{full_height} pixels ({pixels / 1e6:.1f} MP); "
-            f"the limit is {max_pixels / 1e6:.1f} MP.",
-        )
     reduction = 1
     while decode_max_pixels and pixels / reduction**2 > decode_max_pixels and reduction < 8:
         reduction *= 2
-    if reduction > 1 and img.format == "JPEG":
+    if reduction > 1 and img_format in JPEG_FORMATS:
         img.draft("RGB", (full_width // reduction, full_height // reduction))
-    # Pillow's process-wide LOAD_TRUNCATED_IMAGES (face_recognition sets it to True on import)
-    # would decode a truncated upload with grey padding; Kanta rejects such files instead.
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         img.load()
-        orientation = img.getexif().get(0x0112, 1)
-        img = ImageOps.exif_transpose(img)
-        rgb = img.convert("RGB")
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ImageRejected("corrupt", f"The image data is truncated or damaged: {exc}") from None
+        orientation = img.getexif().get(EXIF_ORIENTATION, 1)
+        # What libjpeg's scaling left to do (all of it for PNG and WebP): a power of two.
+        remaining = reduction // max(1, round(full_width / img.width))
+        if remaining > 1:
+            if img.mode not in _REDUCIBLE_MODES:  # palettes, 1-bit, 16-bit: expand first
+                img = img.convert("RGB")
+            img = img.reduce(remaining)
+        if orientation in _TRANSPOSE:
+            img = img.transpose(_TRANSPOSE[orientation])
+        rgb = np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
+    except (*_DECODER_ERRORS, Image.DecompressionBombError):
+        raise ImageRejected("corrupt", "The image data is truncated or damaged.") from None
     # Orientations 5-8 swap width and height.
     width, height = (full_height, full_width) if orientation in (5, 6, 7, 8) else (full_width, full_height)
-    return DecodedImage(np.asarray(rgb), width, height, MIME_TYPES[img_format])
+    return DecodedImage(rgb, width, height, MIME_TYPES[img_format])
+
+
+def _refuse_implausible_size(img_format: str, width: int, height: int, size_bytes: int, max_pixels: int) -> None:
+    """Raise ``ImageRejected`` when a header's ``width`` x ``height`` (pixels) cannot or should
+    not be decoded from ``size_bytes`` bytes of ``img_format`` data (checks 1-3 of
+    ``decode_image``)."""
+    pixels = width * height
+    size = f"{width}x{height} pixels ({pixels / 1e6:.1f} MP)"
+    if img_format in JPEG_FORMATS and pixels > JPEG_MAX_PIXELS_PER_BYTE * size_bytes:
+        raise ImageRejected(
+            "corrupt",
+            f"The image is damaged: its header declares {size}, but its {size_bytes:,} bytes can hold "
+            f"at most {JPEG_MAX_PIXELS_PER_BYTE * size_bytes:,} pixels of JPEG data (truncated, or a false header).",
+        )
+    if pixels > max_pixels:
+        raise ImageRejected("too_many_pixels", f"The image is {size}; the limit is {max_pixels / 1e6:.1f} MP.")
+    if pixels > SMALL_IMAGE_PIXELS and pixels > MAX_PIXELS_PER_BYTE * size_bytes:
+        raise ImageRejected(
+            "too_many_pixels",
+            f"The image declares {size} in only {size_bytes:,} bytes: {pixels / size_bytes:,.0f} pixels per byte, "
+            f"where photos have a few dozen at most and the limit is {MAX_PIXELS_PER_BYTE}. It was refused "
+            "without decoding, as a decompression bomb.",
+        )
 
 
 def _shapes(rgb: np.ndarray, detections: list[Detection]) -> Any:
@@ -165,10 +260,11 @@ def encode_faces(rgb: np.ndarray, boxes: list[BoundingBox]) -> np.ndarray:
     """Descriptors of upright faces in ``boxes``: ``float64`` ``(len(boxes), 128)``, one encoder
     call. Equal to ``face_recognition.face_encodings(rgb, [(y, x + w, y + h, x)])``."""
     m = models()
-    shapes = m.dlib.full_object_detections()
-    for b in boxes:
-        shapes.append(m.shape_predictor(rgb, m.dlib.rectangle(b.x, b.y, b.x + b.width, b.y + b.height)))
-    return _descriptors(rgb, shapes)
+    with DLIB_LOCK:
+        shapes = m.dlib.full_object_detections()
+        for b in boxes:
+            shapes.append(m.shape_predictor(rgb, m.dlib.rectangle(b.x, b.y, b.x + b.width, b.y + b.height)))
+        return _descriptors(rgb, shapes)
 
 
 def _descriptors(rgb: np.ndarray, shapes: Any) -> np.ndarray:
@@ -201,33 +297,41 @@ def analyse_image(
     min_face_px: int = 0,
     min_sharpness: float = 0.0,
     thumbnails: bool = True,
+    decode_max_pixels: int | None = None,
 ) -> ImageAnalysis:
     """Decode ``data`` and find, encode and assess every face in it.
 
-    ``profile``: a ``DetectionProfile`` or its name. Faces whose box is narrower than
-    ``min_face_px`` (full-size pixels) or whose sharpness is under ``min_sharpness`` are
-    returned with ``excluded`` set. ``seconds`` is wall time of the whole call.
-    Raises ``ImageRejected`` (see ``decode_image``) and ``KeyError`` for an unknown profile name.
+    ``profile``: a ``DetectionProfile`` or its name. ``max_pixels``: the largest image
+    accepted (pixels, from the header); ``decode_max_pixels``: larger images are decoded
+    reduced (``decode_image``), ``None`` for the profile's ``decode_max_pixels``. Faces whose
+    box is narrower than ``min_face_px`` (full-size pixels) or whose sharpness is under
+    ``min_sharpness`` are returned with ``excluded`` set. ``seconds`` is wall time of the
+    whole call. Raises ``ImageRejected`` (see ``decode_image``) and ``KeyError`` for an
+    unknown profile name.
     """
     started = time.perf_counter()
     if isinstance(profile, str):
         profile = PROFILES[profile]
-    image = decode_image(data, max_pixels=max_pixels, decode_max_pixels=profile.decode_max_pixels)
+    if decode_max_pixels is None:
+        decode_max_pixels = profile.decode_max_pixels
+    image = decode_image(data, max_pixels=max_pixels, decode_max_pixels=decode_max_pixels)
     rgb = image.rgb
-    detections = detect(rgb, profile)
-    shapes = _shapes(rgb, detections)
-    descriptors = _descriptors(rgb, shapes)
-    dlib = models().dlib
-    # Sharpness on chips no larger than the face itself: upscaling a small face would blur it.
-    chips = [
-        dlib.get_face_chip(rgb, shape, size=min(_CHIP_SIZE, max(16, int(d.box[2] - d.box[0]))), padding=_CHIP_PADDING)
-        for d, shape in zip(detections, shapes)
-    ]
-    thumbs = (
-        dlib.get_face_chips(rgb, shapes, size=THUMBNAIL_SIZE, padding=THUMBNAIL_PADDING)
-        if detections and thumbnails
-        else [None] * len(detections)
-    )
+    with DLIB_LOCK:
+        detections = detect(rgb, profile)
+        shapes = _shapes(rgb, detections)
+        descriptors = _descriptors(rgb, shapes)
+        dlib = models().dlib
+        # Sharpness on chips no larger than the face itself: upscaling a small face would blur it.
+        chips = [
+            dlib.get_face_chip(rgb, shape, size=min(_CHIP_SIZE, max(16, int(d.box[2] - d.box[0]))),
+                               padding=_CHIP_PADDING)
+            for d, shape in zip(detections, shapes)
+        ]
+        thumbs = (
+            dlib.get_face_chips(rgb, shapes, size=THUMBNAIL_SIZE, padding=THUMBNAIL_PADDING)
+            if detections and thumbnails
+            else [None] * len(detections)
+        )
     faces = []
     for d, descriptor, chip, thumb in zip(detections, descriptors, chips, thumbs):
         bbox = BoundingBox.from_corners(*d.box, scale=image.scale)
@@ -244,11 +348,17 @@ def analyse_image(
     return ImageAnalysis(image.width, image.height, faces, time.perf_counter() - started, image.mime_type)
 
 
-def analysis_settings(settings: Any) -> dict[str, Any]:
-    """Keyword arguments of ``analyse_image`` taken from a ``kanta.config.Settings``."""
-    return {
-        "max_pixels": settings.max_image_pixels,
+def analysis_settings(settings: Any, *, query: bool = False) -> dict[str, Any]:
+    """Keyword arguments of ``analyse_image`` taken from a ``kanta.config.Settings``: for an
+    event photo (the blob trigger), or with ``query`` for a selfie (search), which has its own
+    pixel limit (``KANTA_MAX_QUERY_IMAGE_PIXELS``) and is decoded reduced to the profile's
+    ``query_decode_max_pixels``."""
+    common = {
         "profile": settings.detection_profile,
         "min_face_px": settings.min_face_px,
         "min_sharpness": settings.min_face_sharpness,
     }
+    if query:
+        return {"max_pixels": settings.max_query_image_pixels,
+                "decode_max_pixels": PROFILES[settings.detection_profile].query_decode_max_pixels, **common}
+    return {"max_pixels": settings.max_image_pixels, **common}

@@ -64,7 +64,8 @@ def search_event(event_code: str, image: bytes, query: SearchQuery) -> SearchRes
     ``KANTA_SEARCH_MAX_DISTANCE`` / ``KANTA_SEARCH_PERSON_MAX_DISTANCE``).
 
     Raises ``NotFound`` (unknown event), ``TooLarge`` ``payload_too_large`` (over
-    ``KANTA_MAX_QUERY_IMAGE_BYTES``), ``Invalid`` ``invalid_image`` (not a decodable image),
+    ``KANTA_MAX_QUERY_IMAGE_BYTES``), ``Invalid`` ``invalid_image`` (not a decodable image, over
+    ``KANTA_MAX_QUERY_IMAGE_PIXELS``, or a decompression bomb: ``kanta.faces.pipeline.decode_image``),
     ``no_face`` (no face found) or ``face_unusable`` (every face too small or blurry).
     """
     # Imported here: only search loads dlib among the HTTP functions, on its first call.
@@ -77,7 +78,9 @@ def search_event(event_code: str, image: bytes, query: SearchQuery) -> SearchRes
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
     try:
-        analysis = analyse_image(image, **analysis_settings(settings), thumbnails=False)
+        # A selfie has its own, smaller pixel limit and is decoded reduced: it can never cost
+        # what an event photo may.
+        analysis = analyse_image(image, **analysis_settings(settings, query=True), thumbnails=False)
     except ImageRejected as rejected:
         raise Invalid("invalid_image", rejected.message) from None
     if not analysis.faces:

@@ -8,6 +8,7 @@ library's text) and optional ``details`` (per-field problems of a request).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -53,6 +54,14 @@ class Failed(KantaError):
     """An operation failed on Kanta's side in a way its caller must see (admin only)."""
 
 
+#: A key shown back in a message: letters, digits and '-' (event codes, ids, UUIDs). Anything
+#: else a caller put in a URL (spaces, control characters, other scripts) is not repeated.
+_SHOWN_KEY = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
 def not_found(kind: str, key: object) -> NotFound:
-    """``NotFound`` with code ``{kind}_not_found``, e.g. ``not_found("event", "wedding-2026")``."""
-    return NotFound(f"{kind}_not_found", f"No {kind} {key!s}.")
+    """``NotFound`` with code ``{kind}_not_found``, e.g. ``not_found("event", "wedding-2026")``
+    → "No event wedding-2026."; a key not of ``_SHOWN_KEY``'s form → "No such event."."""
+    shown = str(key)
+    message = f"No {kind} {shown}." if _SHOWN_KEY.fullmatch(shown) else f"No such {kind}."
+    return NotFound(f"{kind}_not_found", message)

@@ -33,6 +33,7 @@ from kanta.errors import (
     UnsupportedMediaType,
     not_found,
 )
+from kanta.validation import ERROR_TYPES, TIME_FORM, json_int
 
 log = logging.getLogger(__name__)
 
@@ -82,45 +83,187 @@ def error_response(err: KantaError) -> func.HttpResponse:
     return json_response(body, status_of(err))
 
 
-def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"], "type": e["type"]}
-        for e in exc.errors(include_url=False, include_input=False)
-    ]
+#: What each of pydantic's error types says, in Kanta's words: ``type -> (Kanta's type,
+#: message)``; ``{…}`` names a value of the error's context. Kanta's own errors
+#: (``kanta.validation.ERROR_TYPES``) keep theirs; any other type is ``invalid``.
+_REWORDED: dict[str, tuple[str, str]] = {
+    "missing": ("missing", "Required."),
+    "extra_forbidden": ("unknown", "Not a {noun} of this request."),
+    "int_type": ("not_an_integer", "Must be a whole number."),
+    "int_parsing": ("not_an_integer", "Must be a whole number."),
+    "int_parsing_size": ("not_an_integer", "Must be a whole number."),
+    "int_from_float": ("not_an_integer", "Must be a whole number."),
+    "float_type": ("not_a_number", "Must be a number."),
+    "float_parsing": ("not_a_number", "Must be a number."),
+    "finite_number": ("not_a_number", "Must be a finite number."),
+    "bool_type": ("not_a_boolean", "Must be true or false."),
+    "bool_parsing": ("not_a_boolean", "Must be true or false."),
+    "string_type": ("not_a_string", "Must be a string."),
+    "string_unicode": ("invalid_text", "Must be valid Unicode text (no unpaired surrogate)."),
+    "string_too_short": ("too_short", "Must be at least {min_length} character(s) long."),
+    "string_too_long": ("too_long", "Must be at most {max_length} characters long."),
+    "string_pattern_mismatch": ("bad_format", "Does not have the expected form."),
+    "too_short": ("too_few", "Must hold at least {min_length} item(s)."),
+    "too_long": ("too_many", "Must hold at most {max_length} items."),
+    "list_type": ("not_a_list", "Must be a list."),
+    "model_type": ("not_an_object", "Must be a JSON object."),
+    "model_attributes_type": ("not_an_object", "Must be a JSON object."),
+    "dict_type": ("not_an_object", "Must be a JSON object."),
+    "literal_error": ("not_allowed", "Must be one of {expected}."),
+    "enum": ("not_allowed", "Must be one of {expected}."),
+    "greater_than": ("too_small", "Must be greater than {gt}."),
+    "greater_than_equal": ("too_small", "Must be at least {ge}."),
+    "less_than": ("too_large", "Must be less than {lt}."),
+    "less_than_equal": ("too_large", "Must be at most {le}."),
+    "recursion_loop": ("too_deep", "Is nested too deeply."),
+}
+_INVALID = ("invalid", "Is not a valid value here.")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def validation_details(exc: ValidationError, noun: str = "field") -> list[dict[str, Any]]:
+    """One ``{field, message, type}`` per problem of ``exc``, in Kanta's words: a validator's
+    own error (``kanta.validation.invalid``) as it is, pydantic's reworded (``_REWORDED``), so
+    no library's text reaches a client. ``noun`` is what the fields are ("parameter")."""
+    details = []
+    for error in exc.errors(include_url=False, include_input=False):
+        if error["type"] in ERROR_TYPES:
+            kind, message = error["type"], error["msg"]
+        elif error["type"].startswith(("datetime_", "timezone_", "date_", "time_")):
+            kind, message = "not_a_time", f"Must be {TIME_FORM}."
+        else:
+            kind, template = _REWORDED.get(error["type"], _INVALID)
+            context = {k: _shown(v) for k, v in (error.get("ctx") or {}).items()}
+            try:
+                message = template.format(noun=noun, **context)
+            except (KeyError, IndexError, ValueError):
+                kind, message = _INVALID
+        field = ".".join(str(part) for part in error["loc"]) or None
+        details.append({"field": field, "message": message, "type": kind})
+    return details
 
 
 #: Largest JSON request body we parse, bytes (50 upload entries fit in a few KiB).
 MAX_JSON_BYTES = 64 * 1024
+#: Deepest nesting of objects and arrays in a JSON body. Kanta's deepest body, an upload
+#: request (object → files list → file object), nests 3 levels.
+MAX_JSON_DEPTH = 8
+#: The media type of JSON bodies (RFC 8259), and the charsets it may name. Requiring it keeps
+#: form posts and text/plain out, and makes a browser on another origin ask first (CORS
+#: preflight): application/json is not one of the types a page may send without asking.
+JSON_MEDIA_TYPE = "application/json"
+_JSON_CHARSETS = {"utf-8", "utf8"}
+
+
+def _require_json_type(req: func.HttpRequest) -> None:
+    # A missing Content-Type is refused too: a browser sends none for a body without a type,
+    # and such a request also skips the CORS preflight.
+    media_type, *parameters = (req.headers.get("content-type") or "").split(";")
+    if media_type.strip().lower() != JSON_MEDIA_TYPE:
+        raise UnsupportedMediaType("unsupported_media_type",
+                                   "This request takes a JSON body: send it with Content-Type: application/json.")
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in _JSON_CHARSETS:
+            raise UnsupportedMediaType("unsupported_media_type",
+                                       "JSON bodies must be UTF-8: send Content-Type: application/json; charset=utf-8.")
+
+
+class _RepeatedName(ValueError):
+    pass
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Python keeps the last of two equal names, other parsers the first: refuse the ambiguity.
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise _RepeatedName
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    # NaN, Infinity and -Infinity are Python's extensions, not JSON.
+    raise ValueError(name)
+
+
+def _depth(data: Any) -> int:
+    """How deeply objects and arrays nest in ``data`` (a scalar: 0), counted up to one past
+    ``MAX_JSON_DEPTH``; without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack and deepest <= MAX_JSON_DEPTH:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _load_json(raw: bytes) -> Any:
+    """The JSON value of a body, read strictly: UTF-8 only (no byte order mark, no UTF-16),
+    RFC 8259 only (no NaN or Infinity), each name once per object, at most
+    ``MAX_JSON_DEPTH`` deep, integers of over 20 digits read as out of range
+    (``kanta.validation.json_int``). ``Malformed`` ``malformed_json`` otherwise."""
+    if not raw:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Malformed("malformed_json", "The request body is not UTF-8 text; JSON must be sent as UTF-8.") from None
+    try:
+        data = json.loads(text, parse_int=json_int, parse_constant=_no_constant, object_pairs_hook=_object)
+    except _RepeatedName:
+        raise Malformed("malformed_json", "An object in the request body names the same field twice.") from None
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
+        raise Malformed("malformed_json", "The request body is not valid JSON.") from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise Malformed("malformed_json",
+                        f"The request body nests objects and arrays more than {MAX_JSON_DEPTH} levels deep.")
+    return data
 
 
 def parse_json(req: func.HttpRequest, model: type[M], *, max_bytes: int = MAX_JSON_BYTES) -> M:
     """Parse the request body as JSON into ``model`` (which should forbid unknown fields).
 
-    Raises ``TooLarge`` ``payload_too_large`` over ``max_bytes``, ``Malformed``
-    ``malformed_json`` for a body that is not JSON, and ``Invalid`` ``validation_error`` (with
-    per-field ``details``) for JSON of the wrong shape.
+    Raises ``UnsupportedMediaType`` ``unsupported_media_type`` unless the Content-Type is
+    ``application/json`` (``charset``, if given, UTF-8), ``TooLarge`` ``payload_too_large``
+    over ``max_bytes``, ``Malformed`` ``malformed_json`` for a body that is not strict UTF-8
+    JSON (``_load_json``), and ``Invalid`` ``validation_error`` (with per-field ``details``,
+    ``validation_details``) for JSON of the wrong shape. An empty body is ``null``.
     """
+    _require_json_type(req)
     raw = req.get_body()
     if len(raw) > max_bytes:
         raise TooLarge("payload_too_large", f"The request body is over {max_bytes} bytes.")
-    try:
-        data = json.loads(raw or b"null")
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-        raise Malformed("malformed_json", "The request body is not valid JSON.") from None
+    data = _load_json(raw)
     if not isinstance(data, dict):
         raise Invalid("validation_error", "The request body must be a JSON object.")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise Invalid("validation_error", "The request body is invalid.", _validation_details(exc)) from None
+        raise Invalid("validation_error", "The request body is invalid; see details.",
+                      validation_details(exc)) from None
+
+
+#: The query parameter that carries a function key (``?code=``): the Functions host checks it
+#: and passes it on with the others, so it is never one of a route's own parameters.
+FUNCTION_KEY_PARAMETER = "code"
 
 
 def parse_query(req: func.HttpRequest, model: type[M]) -> M:
-    """Parse the query string into ``model``; ``Invalid`` ``validation_error`` on bad values or unknown names."""
+    """Parse the query string into ``model``; ``Invalid`` ``validation_error`` on bad values or
+    unknown names (``FUNCTION_KEY_PARAMETER`` aside), with per-parameter ``details``."""
+    params = {name: value for name, value in req.params.items() if name != FUNCTION_KEY_PARAMETER}
     try:
-        return model.model_validate(dict(req.params))
+        return model.model_validate(params)
     except ValidationError as exc:
-        raise Invalid("validation_error", "The query parameters are invalid.", _validation_details(exc)) from None
+        raise Invalid("validation_error", "The query parameters are invalid; see details.",
+                      validation_details(exc, "parameter")) from None
 
 
 #: A numeric id in a route: ASCII digits only (``int()`` would also take " 1" or "١"), and

@@ -8,7 +8,13 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from kanta.faces.boxes import BoundingBox
-from kanta.validation import Text
+from kanta.validation import INT4_MAX, BodyInt, PageLimit, PageOffset, QueryInt, Text
+
+#: A person's id in a request body: ``clusters.cluster_id`` is a PostgreSQL ``integer``.
+ClusterId = BodyInt(0, INT4_MAX)
+#: Most sample faces a person of ``GET …/clusters`` shows: each is two read URLs (about 300
+#: bytes of JSON), so a full page of people stays near a megabyte (``kanta.validation.MAX_PAGE``).
+MAX_SAMPLE_SIZE = 20
 
 
 class _Request(BaseModel):
@@ -24,14 +30,14 @@ class ClusterUpdate(_Request):
 class ClusterMerge(_Request):
     """Body of ``POST /api/events/{code}/clusters/{cluster_id}/merge``: the person to merge into."""
 
-    into: int = Field(ge=0)
+    into: ClusterId
 
 
 class FaceMove(_Request):
     """Body of ``PUT /api/faces/{face_id}/cluster``: the person this face is (``null``: not the
     person it is in now)."""
 
-    cluster_id: int | None = Field(ge=0)
+    cluster_id: ClusterId | None
 
 
 class FaceAssignment(BaseModel):
@@ -39,14 +45,17 @@ class FaceAssignment(BaseModel):
     cluster_id: int | None
 
 
+_SampleSize = QueryInt(0, MAX_SAMPLE_SIZE)
+
+
 class ClusterListQuery(BaseModel):
     """Query of ``GET /api/events/{code}/clusters``: ``sample_size`` faces per person, a page
     of ``limit`` people from ``offset`` (largest first)."""
 
     model_config = ConfigDict(extra="forbid")
-    sample_size: int = Field(3, ge=0, le=20)
-    limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0, le=2**31 - 1)
+    sample_size: _SampleSize = 3
+    limit: PageLimit = 50
+    offset: PageOffset = 0
 
 
 class ClusterSample(BaseModel):

@@ -9,14 +9,16 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from kanta.faces.boxes import BoundingBox
-from kanta.validation import Text
+from kanta.validation import INT4_MAX, PageLimit, PageOffset, QueryInt, Text
 
 #: Content types a browser may upload, and the blob name extension each gets.
 CONTENT_TYPE_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 #: Most files one ``POST /uploads`` may ask URLs for.
 MAX_FILES_PER_REQUEST = 50
 
-ImageStatus = Literal["pending", "processed", "failed"]
+#: The photo's lifecycle: ``pending`` (upload URL issued, no photo yet), ``indexing`` (a run
+#: is finding its faces), then ``processed`` or ``failed`` (``failure_code`` says why).
+ImageStatus = Literal["pending", "indexing", "processed", "failed"]
 
 
 class _Request(BaseModel):
@@ -90,14 +92,21 @@ class ImageDetail(Image):
     faces: list[FaceOut]
 
 
-class ImageListQuery(_Request):
-    """Query of ``GET /api/events/{code}/images``."""
+_ClusterFilter = QueryInt(-1, INT4_MAX)
+_FaceCount = QueryInt(0, INT4_MAX)
 
-    limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0, le=2**31 - 1)
-    cluster_id: int | None = None
-    min_faces: int | None = Field(None, ge=0)
-    max_faces: int | None = Field(None, ge=0)
+
+class ImageListQuery(BaseModel):
+    """Query of ``GET /api/events/{code}/images``: a page of ``limit`` images from ``offset``;
+    ``cluster_id`` (``-1``: noise) and face counts within PostgreSQL ``integer``, the type of
+    ``faces.cluster_id`` and ``images.face_count``."""
+
+    model_config = ConfigDict(extra="forbid")
+    limit: PageLimit = 50
+    offset: PageOffset = 0
+    cluster_id: _ClusterFilter | None = None
+    min_faces: _FaceCount | None = None
+    max_faces: _FaceCount | None = None
     status: ImageStatus | None = None
 
 

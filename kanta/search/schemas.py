@@ -5,9 +5,20 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from kanta.faces.boxes import BoundingBox
+from kanta.validation import QueryInt, QueryNumber
+
+#: Most photos one search returns.
+MAX_TOP_K = 200
+#: Largest cut a query may ask for. dlib's same-person threshold is 0.6, and faces of
+#: different people in tests/data lie at most about 1.0 apart: a cut of 2 already matches
+#: every face, so a larger one means nothing.
+MAX_CUT = 2.0
+
+TopK = QueryInt(1, MAX_TOP_K)
+Cut = QueryNumber(0, MAX_CUT)
 
 
 class SearchQuery(BaseModel):
@@ -22,9 +33,9 @@ class SearchQuery(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    top_k: int = Field(20, ge=1, le=200)
-    max_distance: float | None = Field(None, gt=0, le=2)
-    person_max_distance: float | None = Field(None, gt=0, le=2)
+    top_k: TopK = 20
+    max_distance: Cut | None = None
+    person_max_distance: Cut | None = None
     faces: Literal["largest", "all"] = "largest"
 
 

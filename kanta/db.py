@@ -20,6 +20,7 @@ Authentication (``KANTA_DATABASE_AUTH``):
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Iterator
@@ -100,6 +101,9 @@ def get_pool() -> ConnectionPool:
                     timeout=settings.db_pool_timeout_s,
                     max_lifetime=settings.db_pool_max_lifetime_s,
                     configure=_configure,
+                    # A connection the server dropped (a restart, an outage) is noticed when
+                    # it is borrowed and replaced, instead of failing the request that got it.
+                    check=ConnectionPool.check_connection,
                     # A callable: psycopg_pool calls it for every new connection, so each
                     # one logs in with a current token (psycopg_pool 3.3, "kwargs").
                     kwargs=lambda: {"row_factory": dict_row, "prepare_threshold": None, **auth_kwargs(settings)},
@@ -110,14 +114,45 @@ def get_pool() -> ConnectionPool:
 
 
 @contextlib.contextmanager
-def connection() -> Iterator[psycopg.Connection]:
+def connection(timeout_s: float | None = None) -> Iterator[psycopg.Connection]:
     """Borrow a pooled connection; the block runs in one transaction, committed on success.
 
+    ``timeout_s``: seconds to wait for a connection, default ``KANTA_DB_POOL_TIMEOUT``.
     Raises ``psycopg.OperationalError`` (``psycopg_pool.PoolTimeout`` included) when the
-    database cannot be reached within the pool timeout.
+    database cannot be reached within that time.
     """
-    with get_pool().connection() as conn:
+    with get_pool().connection(timeout=timeout_s) as conn:
         yield conn
+
+
+class DatabaseTimeout(psycopg.OperationalError):
+    """The database did not answer within the time a caller allowed (``ping``)."""
+
+
+# Threads that run ping's query, so a caller can stop waiting for a server that stopped
+# answering mid-query (libpq has no client-side query timeout). Two: probes come one at a
+# time; a stuck one must not block the next.
+_ping_threads = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="kanta-db-ping")
+
+
+def _select_one(timeout_s: float) -> None:
+    with connection(timeout_s) as conn:
+        conn.execute("SELECT 1")
+
+
+def ping(timeout_s: float) -> None:
+    """Check that the database answers ``SELECT 1`` within ``timeout_s`` seconds, whatever
+    the pool timeout: for health probes, which give up after a few seconds.
+
+    Raises ``psycopg.OperationalError`` (``DatabaseTimeout`` when no answer came in time; a
+    query still waiting goes on in the background and returns its connection when done).
+    """
+    future = _ping_threads.submit(_select_one, timeout_s)
+    try:
+        future.result(timeout=timeout_s)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        raise DatabaseTimeout(f"the database did not answer within {timeout_s} s") from None
 
 
 def close_pool() -> None:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterable
 
 from azure.storage.blob import (
+    BlobClient,
     BlobSasPermissions,
     BlobServiceClient,
     ContainerClient,
@@ -218,9 +219,14 @@ def seal_photo(blob_name: str, content_type: str) -> None:
         blob.delete_blob(delete_snapshots="only")
 
 
+def uploads_blob(blob_name: str) -> BlobClient:
+    """Client of blob ``blob_name`` of the uploads container (it may not exist)."""
+    return uploads_container().get_blob_client(blob_name)
+
+
 def blob_exists(blob_name: str) -> bool:
     """Whether blob ``blob_name`` exists in the uploads container."""
-    return uploads_container().get_blob_client(blob_name).exists()
+    return uploads_blob(blob_name).exists()
 
 
 def read_blob(blob_name: str) -> bytes:
@@ -240,12 +246,17 @@ def delete_blobs(blob_names: Iterable[str], container: ContainerClient | None = 
             pass
 
 
-def delete_prefix(prefix: str, containers: Iterable[ContainerClient] | None = None) -> int:
+def delete_prefix(prefix: str, containers: Iterable[ContainerClient] | None = None, *,
+                  modified_before: dt.datetime | None = None) -> int:
     """Delete every blob whose name starts with ``prefix`` in ``containers`` (default: the
-    uploads and faces containers: an event's photos and thumbnails); return the count."""
+    uploads and faces containers: an event's photos and thumbnails); return the count.
+
+    ``modified_before`` (timezone-aware): only blobs last written before then, so blobs
+    written later under the same prefix (a new event with the same code) are left alone."""
     count = 0
     for container in containers or (uploads_container(), faces_container()):
-        names = [b.name for b in container.list_blobs(name_starts_with=prefix)]
+        names = [b.name for b in container.list_blobs(name_starts_with=prefix)
+                 if modified_before is None or b.last_modified < modified_before]
         delete_blobs(names, container)
         count += len(names)
     return count

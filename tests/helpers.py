@@ -49,16 +49,51 @@ def photo(name: str) -> bytes:
     return (DATA / name).read_bytes()
 
 
-def run_blob_trigger(functions: dict[str, Callable], blob_name: str, data: bytes | None = None) -> None:
-    """Invoke the blob trigger as the host does for ``uploads/{blob_name}``: the blob's bytes
-    are read from Azurite unless ``data`` is given."""
-    from kanta.config import UPLOADS_CONTAINER
-    from kanta.storage import read_blob
+def run_blob_trigger(functions: dict[str, Callable], blob_name: str) -> None:
+    """Invoke the blob trigger as the host does for ``uploads/{blob_name}``: its parameter is
+    an SDK type, so the Python worker hands it the ``BlobClient`` that the binding
+    extension's converter builds from the host's model binding data (``kanta.local.host``).
+    The blob need not exist."""
+    from function_app import app
+    from kanta.local.host import blob_trigger_argument, blob_triggers
 
-    if data is None:
-        data = read_blob(blob_name)
-    stream = func.blob.InputStream(data=data, name=f"{UPLOADS_CONTAINER}/{blob_name}", length=len(data))
-    functions["encode_uploaded_image"](stream)
+    ((container, _, _, trigger),) = [t for t in blob_triggers(app) if t[1] == "encode_uploaded_image"]
+    function = functions["encode_uploaded_image"]
+    function(blob_trigger_argument(function, trigger, container, blob_name, read=_no_bytes))
+
+
+def _no_bytes() -> bytes:
+    raise AssertionError("the blob trigger takes a BlobClient: the host reads no byte of the blob")
+
+
+def upload_tickets(api: Api, code: str, count: int = 1, content_type: str = "image/jpeg") -> list[dict[str, Any]]:
+    """``count`` upload tickets (pending images, each with its SAS URL) of event ``code``."""
+    files = [{"filename": f"photo-{i}.jpg", "content_type": content_type} for i in range(count)]
+    status, body = api("create_uploads", "POST", route={"code": code}, json_body={"files": files})
+    assert status == 201, body
+    return body["uploads"]
+
+
+def upload_ticket(api: Api, code: str, content_type: str = "image/jpeg") -> dict[str, Any]:
+    """One upload ticket of event ``code``."""
+    return upload_tickets(api, code, 1, content_type)[0]
+
+
+def browser_put(upload: dict[str, Any], data: bytes) -> int:
+    """PUT ``data`` to a ticket's upload URL with its headers, as a browser does; the HTTP status."""
+    import requests
+
+    return requests.put(upload["upload_url"], data=data, headers=upload["headers"], timeout=30).status_code
+
+
+def age_tombstone(blob_name: str, seconds: float) -> None:
+    """Make the tombstone of deleted blob ``blob_name`` ``seconds`` older: time passing since
+    the delete, without waiting for it."""
+    from kanta.db import connection
+
+    with connection() as conn:
+        conn.execute("UPDATE deleted_blobs SET deleted_at = deleted_at - make_interval(secs => %s) "
+                     "WHERE blob_name = %s", (seconds, blob_name))
 
 
 def put_blob(blob_name: str, data: bytes) -> None:

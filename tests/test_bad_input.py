@@ -9,7 +9,9 @@ an unreachable database raises so the host retries and nothing is lost.
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 import struct
 import uuid
 import zlib
@@ -20,7 +22,7 @@ import psycopg
 import pytest
 from PIL import Image
 
-from tests.helpers import Api, photo, put_blob, reset_clients, run_blob_trigger
+from tests.helpers import Api, photo, put_blob, reset_clients, run_blob_trigger, upload_ticket
 
 #: The smallest labelled photo with one face: keeps dlib's work per test short.
 FACE = "obama_5_small.jpg"
@@ -90,13 +92,6 @@ def new_code() -> str:
 def request_uploads(api: Api, code: str, files: list[dict[str, Any]]) -> tuple[int, Any]:
     """``POST /api/events/{code}/uploads`` for ``files``."""
     return api("create_uploads", "POST", route={"code": code}, json_body={"files": files})
-
-
-def upload_ticket(api: Api, code: str) -> dict[str, Any]:
-    """One upload ticket (pending image) of event ``code``."""
-    status, body = request_uploads(api, code, [{"filename": "photo.jpg", "content_type": "image/jpeg"}])
-    assert status == 201, body
-    return body["uploads"][0]
 
 
 def deliver(functions: dict[str, Callable], blob_name: str, data: bytes) -> None:
@@ -192,24 +187,75 @@ def database_down(env: Env) -> Env:
 # --- HTTP: request bodies --------------------------------------------------------------
 
 #: The JSON-bodied functions, each with a route to an existing event (filled in per test).
-JSON_FUNCTIONS = [("create_event", "POST"), ("update_event", "PATCH"), ("create_uploads", "POST")]
+JSON_FUNCTIONS = [("create_event", "POST"), ("update_event", "PATCH"), ("create_uploads", "POST"),
+                  ("update_cluster", "PATCH"), ("merge_cluster", "POST"), ("move_face", "PUT")]
+JSON = {"Content-Type": "application/json"}
 
 
 def call_json(api: Api, event: dict[str, Any], name: str, method: str, **kwargs: Any) -> tuple[int, Any]:
-    route = None if name == "create_event" else {"code": event["code"]}
+    """Call a JSON-bodied function; a raw ``body`` goes as ``application/json`` unless
+    ``headers`` say otherwise."""
+    route = None if name == "create_event" else {"code": event["code"], "cluster_id": "0", "face_id": "0"}
+    if "body" in kwargs:
+        kwargs.setdefault("headers", JSON)
     return api(name, method, route=route, **kwargs)
 
 
+#: Words of Python and of the libraries Kanta uses, which no message may show a client.
+LIBRARY_WORDS = ["pydantic", "psycopg", "PIL", "Pillow", "sys.", "Traceback", "Error:", "recursion",
+                 "Input should", "Value error", "int_max_str_digits", "Decimal(", "Expecting", "char ", "line 1",
+                 "unable to parse", "should be"]
+
+
+def assert_kantas_words(body: dict[str, Any]) -> None:
+    """Neither the message nor any detail's message of an error names a library or Python."""
+    messages = [body["message"]] + [d["message"] for d in body.get("details") or []]
+    for message in messages:
+        assert not [w for w in LIBRARY_WORDS if w.lower() in message.lower()], body
+
+
 @pytest.mark.parametrize(("name", "method"), JSON_FUNCTIONS)
-@pytest.mark.parametrize("body", [b"{not json", b'{"code": "abc",}', b"\xff\xfe\x00", b"{" * 10])
+@pytest.mark.parametrize("body", [b"{not json", b'{"code": "abc",}', b"\xff\xfe\x00", b"{" * 10,
+                                  b"NaN", b'{"name": Infinity}', b"\xef\xbb\xbf{}",
+                                  '{"name": "x"}'.encode("utf-16"), '{"name": "x"}'.encode("utf-16-le"),
+                                  b'{"name": "caf\xe9"}',  # Latin-1, not UTF-8
+                                  b'{"name": "a", "name": "b"}'])
 def test_malformed_json_is_400(api, event, name, method, body):
-    assert_error(call_json(api, event, name, method, body=body), 400, "malformed_json")
+    """Only strict JSON (RFC 8259) in UTF-8 is read: no UTF-16 or byte order mark, no NaN, a
+    name once per object."""
+    assert_kantas_words(assert_error(call_json(api, event, name, method, body=body), 400, "malformed_json"))
+
+
+@pytest.mark.parametrize(("name", "method"), JSON_FUNCTIONS)
+@pytest.mark.parametrize("content_type", [None, "text/plain", "text/plain; charset=utf-8",
+                                          "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                                          "application/xml", "application/jsonx", "application/json-patch+json",
+                                          "application/json; charset=utf-16", "application/json; charset=latin-1"])
+def test_json_routes_refuse_other_content_types_with_415(api, event, name, method, content_type):
+    """A JSON route takes ``application/json`` only, in UTF-8 (curl's ``-d`` sends form
+    encoding, a browser's ``fetch`` of a string text/plain): the same valid body is refused."""
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    body = {"code": new_code()} if name == "create_event" else {"name": "x"}
+    err = assert_error(call_json(api, event, name, method, body=json.dumps(body).encode(), headers=headers),
+                       415, "unsupported_media_type")
+    assert "application/json" in err["message"]
+    assert_kantas_words(err)
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
+                                          "Application/JSON;charset=UTF-8", 'application/json; charset="utf-8"',
+                                          "application/json; charset=utf8"])
+def test_json_with_utf8_or_no_charset_is_taken(api, content_type):
+    body = json.dumps({"code": new_code(), "name": "Caf\u00e9"}, ensure_ascii=False).encode()
+    status, created = api("create_event", "POST", body=body, headers={"Content-Type": content_type})
+    assert status == 201, created
+    assert created["name"] == "Caf\u00e9"
 
 
 @pytest.mark.parametrize(("name", "method"), JSON_FUNCTIONS)
 @pytest.mark.parametrize("body", [b"", b"null", b"[]", b'[{"code": "abc"}]', b'"abc"', b"42", b"true"])
 def test_json_that_is_not_an_object_is_422(api, event, name, method, body):
-    assert_error(call_json(api, event, name, method, body=body), 422, "validation_error")
+    assert_kantas_words(assert_error(call_json(api, event, name, method, body=body), 422, "validation_error"))
 
 
 @pytest.mark.parametrize(("name", "method", "body", "field"), [
@@ -360,15 +406,204 @@ BAD_QUERIES = [
     ("list_events", {"running": "maybe"}, "running"),
     ("list_events", {"page": "2"}, "page"),
     ("list_images", {"offset": str(2**63)}, "offset"),
+    # Only ASCII digits: int() and float() would take all of these.
+    ("list_images", {"limit": " 5"}, "limit"),
+    ("list_images", {"limit": "+5"}, "limit"),
+    ("list_images", {"limit": "1_0"}, "limit"),
+    ("list_images", {"limit": "\u0661"}, "limit"),  # Arabic-Indic digit one
+    ("list_images", {"limit": "5.0"}, "limit"),
+    ("list_clusters", {"sample_size": "0x3"}, "sample_size"),
+    ("search_event", {"max_distance": "5e-1"}, "max_distance"),
+    ("search_event", {"max_distance": " 0.5"}, "max_distance"),
+    ("search_event", {"max_distance": "\u0660.5"}, "max_distance"),
+    ("list_events", {"running": "1"}, "running"),
+    ("list_events", {"running": "True"}, "running"),
+    ("list_events", {"running": "yes"}, "running"),
+    # Within PostgreSQL integer (int4), the type of offsets, cluster ids and face counts.
+    ("list_images", {"offset": str(2**31)}, "offset"),
+    ("list_images", {"cluster_id": str(2**31)}, "cluster_id"),
+    ("list_images", {"cluster_id": "-2"}, "cluster_id"),
+    ("list_images", {"max_faces": str(2**31)}, "max_faces"),
+    ("list_events", {"offset": str(2**31)}, "offset"),
+    ("list_clusters", {"offset": str(2**31)}, "offset"),
 ]
+
+
+def call_query(api: Api, event: dict[str, Any], name: str, params: dict[str, str]) -> tuple[int, Any]:
+    method = "POST" if name == "search_event" else "GET"
+    route = None if name == "list_events" else {"code": event["code"]}
+    return api(name, method, route=route, params=params, body=photo(FACE))
 
 
 @pytest.mark.parametrize(("name", "params", "field"), BAD_QUERIES)
 def test_bad_query_parameters_are_422_naming_the_parameter(api, event, name, params, field):
-    method = "POST" if name == "search_event" else "GET"
-    route = None if name == "list_events" else {"code": event["code"]}
-    err = assert_error(api(name, method, route=route, params=params, body=photo(FACE)), 422, "validation_error")
+    err = assert_error(call_query(api, event, name, params), 422, "validation_error")
     assert error_fields(err) == {field}
+    assert_kantas_words(err)
+
+
+@pytest.mark.parametrize(("name", "params"), [
+    ("list_events", {"running": "false", "limit": "200", "offset": str(2**31 - 1)}),
+    ("list_images", {"limit": "1", "offset": "0", "cluster_id": "-1", "min_faces": "0", "max_faces": str(2**31 - 1)}),
+    ("list_clusters", {"sample_size": "20", "limit": "200", "offset": "0"}),
+    ("search_event", {"top_k": "200", "max_distance": "2", "person_max_distance": "0.52", "faces": "all"}),
+])
+def test_query_parameters_at_their_bounds_are_taken(api, event, name, params):
+    status, body = call_query(api, event, name, params)
+    assert status == 200, body
+
+
+@pytest.mark.parametrize("name", ["list_events", "list_images", "list_clusters", "search_event"])
+def test_function_key_in_the_query_is_not_a_parameter(api, event, name):
+    """In Azure a caller may pass its function key as ``?code=``; the host hands it on with
+    the route's own parameters."""
+    status, body = call_query(api, event, name, {"code": "a-function-key", "top_k": "5"}
+                              if name == "search_event" else {"code": "a-function-key", "limit": "5"})
+    assert status == 200, body
+
+
+# --- HTTP: numbers, times and messages in Kanta's words ---------------------------------
+
+HUGE = "9" * 5000  # Python refuses to convert integers of over 4,300 digits
+
+
+@pytest.mark.parametrize(("name", "params", "detail"), [
+    ("list_events", {"limit": HUGE}, ("limit", "too_large", "Must be at most 200.")),
+    ("list_events", {"offset": HUGE}, ("offset", "too_large", "Must be at most 2147483647.")),
+    ("list_images", {"cluster_id": "-" + HUGE}, ("cluster_id", "too_small", "Must be at least -1.")),
+    ("list_images", {"min_faces": HUGE}, ("min_faces", "too_large", "Must be at most 2147483647.")),
+    ("list_clusters", {"sample_size": HUGE}, ("sample_size", "too_large", "Must be at most 20.")),
+    ("search_event", {"top_k": HUGE}, ("top_k", "too_large", "Must be at most 200.")),
+    ("search_event", {"max_distance": HUGE}, ("max_distance", "not_a_number",
+                                              "Must be a decimal number in ASCII digits, like 0.5.")),
+])
+def test_huge_numbers_in_the_query_are_422_saying_the_bound(api, event, name, params, detail):
+    err = assert_error(call_query(api, event, name, params), 422, "validation_error")
+    assert [(d["field"], d["type"], d["message"]) for d in err["details"]] == [detail]
+
+
+@pytest.mark.parametrize(("name", "method", "body", "detail"), [
+    ("merge_cluster", "POST", '{"into": ' + HUGE + '}', ("into", "too_large", "Must be at most 2147483647.")),
+    ("move_face", "PUT", '{"cluster_id": ' + HUGE + '}', ("cluster_id", "too_large", "Must be at most 2147483647.")),
+    ("move_face", "PUT", '{"cluster_id": -' + HUGE + '}', ("cluster_id", "too_small", "Must be at least 0.")),
+    ("create_event", "POST", '{"code": "huge-number", "starts_at": ' + HUGE + '}',
+     ("starts_at", "not_a_time", "Must be an ISO 8601 time with a UTC offset, like 2026-06-01T18:00:00+02:00.")),
+    ("create_event", "POST", '{"code": "huge-number", "name": ' + HUGE + '}', ("name", "not_a_string", "Must be a string.")),
+    ("update_cluster", "PATCH", '{"name": 1e999}', ("name", "not_a_string", "Must be a string.")),
+])
+def test_huge_numbers_in_a_body_are_422_naming_the_field(api, event, name, method, body, detail):
+    """A JSON number of 5,000 digits is valid JSON that Python will not convert: the field
+    holding it is refused like any other value out of its bounds."""
+    err = assert_error(call_json(api, event, name, method, body=body.encode()), 422, "validation_error")
+    assert [(d["field"], d["type"], d["message"]) for d in err["details"]] == [detail]
+
+
+@pytest.mark.parametrize(("name", "method", "body", "field"), [
+    # A PostgreSQL integer (int4) holds a person's id.
+    ("merge_cluster", "POST", {"into": 2**31}, "into"),
+    ("move_face", "PUT", {"cluster_id": 2**31}, "cluster_id"),
+    ("merge_cluster", "POST", {"into": -1}, "into"),
+    # JSON integers only: int() would take the string, pydantic the float and the boolean.
+    ("merge_cluster", "POST", {"into": "1"}, "into"),
+    ("merge_cluster", "POST", {"into": 1.0}, "into"),
+    ("merge_cluster", "POST", {"into": True}, "into"),
+    ("move_face", "PUT", {"cluster_id": "\u0661"}, "cluster_id"),
+])
+def test_person_ids_in_a_body_are_json_integers_within_int4(api, event, name, method, body, field):
+    err = assert_error(call_json(api, event, name, method, json_body=body), 422, "validation_error")
+    assert error_fields(err) == {field}
+    assert_kantas_words(err)
+
+
+@pytest.mark.parametrize("name", ["update_cluster", "merge_cluster"])
+@pytest.mark.parametrize("raw", [str(2**31), "9" * 18])
+def test_person_ids_in_a_route_beyond_int4_address_nothing(api, event, name, raw):
+    method, body = ("PATCH", {"name": "x"}) if name == "update_cluster" else ("POST", {"into": 0})
+    assert_error(api(name, method, route={"code": event["code"], "cluster_id": raw}, json_body=body),
+                 404, "cluster_not_found")
+
+
+@pytest.mark.parametrize("when", [
+    99999999999999,  # a number: pydantic read it as Unix milliseconds, the year 5138
+    1767225600, "99999999999999", "5138-06-01T00:00:00Z", "1999-12-31T23:59:59Z", "2100-01-01T00:00:01Z",
+    "0001-01-01T00:00:00+14:00", "2026-06-01T18:00:00.1234567Z", "2026-02-30T00:00:00Z", "2026-W23-1T00:00Z",
+    "\u0662\u0660\u0662\u0666-06-01T18:00:00Z", "2026-06-01T18:00:00+0200", "2026-06-01T18:00:00 +02:00",
+])
+def test_times_outside_2000_to_2100_or_not_iso_8601_are_422(api, event, when):
+    body = {"code": new_code(), "starts_at": when}
+    err = assert_error(api("create_event", "POST", json_body=body), 422, "validation_error")
+    assert error_fields(err) == {"starts_at"}
+    assert_kantas_words(err)
+    assert_error(api("get_event", route={"code": body["code"]}), 404, "event_not_found")
+    err = assert_error(api("update_event", "PATCH", route={"code": event["code"]}, json_body={"ends_at": when}),
+                       422, "validation_error")
+    assert error_fields(err) == {"ends_at"}
+
+
+@pytest.mark.parametrize(("starts_at", "ends_at"), [
+    ("2000-01-01T00:00:00Z", "2000-01-01T00:00:01Z"),
+    ("2099-12-31T00:00:00-10:00", "2100-01-01T00:00:00Z"),
+    ("2026-06-01T02:00+02:00", "2029-06-03T00:00Z"),  # 1,098 days: the longest event
+    ("2026-06-01t18:00:00.123z", None),
+])
+def test_times_within_bounds_are_taken(api, starts_at, ends_at):
+    status, created = api("create_event", "POST", json_body={"code": new_code(), "starts_at": starts_at,
+                                                             "ends_at": ends_at})
+    assert status == 201, created
+
+
+@pytest.mark.parametrize("window", [
+    {"starts_at": "2026-06-01T00:00:00Z", "ends_at": "2029-06-03T00:00:01Z"},  # a second over 1,098 days
+    {"starts_at": "2000-01-01T00:00:00Z", "ends_at": "2100-01-01T00:00:00Z"},
+])
+def test_an_event_lasting_over_three_years_is_422(api, event, window):
+    err = assert_error(api("create_event", "POST", json_body={"code": new_code(), **window}), 422, "validation_error")
+    assert [(d["field"], d["type"]) for d in err["details"]] == [("ends_at", "event_too_long")]
+    err = assert_error(api("update_event", "PATCH", route={"code": event["code"]}, json_body=window),
+                       422, "validation_error")
+    assert error_fields(err) == {"ends_at"}
+
+
+@pytest.mark.parametrize(("name", "method", "kwargs"), [
+    ("create_event", "POST", {"json_body": {"code": 42, "name": ["x"], "description": {}, "starts_at": True,
+                                            "ends_at": "soon", "colour": "red"}}),
+    ("create_event", "POST", {"json_body": {"name": "\ud800", "description": "x" * 4001}}),
+    ("create_uploads", "POST", {"json_body": {"files": [{"filename": 7, "content_type": "image/gif"}, "x", None]}}),
+    ("create_uploads", "POST", {"json_body": {"files": "all of them"}}),
+    ("update_cluster", "PATCH", {"json_body": {}}),
+    ("update_cluster", "PATCH", {"json_body": {"name": "x" * 201}}),
+    ("move_face", "PUT", {"json_body": {"cluster_id": [1]}}),
+    ("list_images", "GET", {"params": {"status": "done", "limit": "many", "min_faces": "-1", "zoom": "2"}}),
+    ("search_event", "POST", {"params": {"faces": "some", "top_k": "0", "max_distance": "nan"}}),
+])
+def test_every_validation_message_is_in_kantas_words(api, event, name, method, kwargs):
+    """Each problem is one detail naming its field, with a stable type and Kanta's message,
+    never pydantic's ("Input should be ...", "Value error, ...")."""
+    route = None if name == "create_event" else {"code": event["code"], "cluster_id": "0", "face_id": "0"}
+    err = assert_error(api(name, method, route=route, **kwargs), 422, "validation_error")
+    assert err["details"] and all(d["field"] and d["message"] and re.fullmatch(r"[a-z_]+", d["type"])
+                                  for d in err["details"]), err
+    assert_kantas_words(err)
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 30_000 + b"]" * 30_000,  # valid JSON, deeper than Python's parser recurses
+    b"[" * 900 + b"]" * 900,  # within the parser's reach
+    b'{"files": [{"filename": [[[[[[[[["a"]]]]]]]]], "content_type": "image/jpeg"}]}',
+])
+def test_deeply_nested_json_is_400_in_kantas_words(api, event, body):
+    err = assert_error(call_json(api, event, "create_uploads", "POST", body=body), 400, "malformed_json")
+    assert_kantas_words(err)
+
+
+@pytest.mark.parametrize(("name", "route", "code"), [
+    ("get_event", {"code": "a\x00b"}, "event_not_found"),
+    ("get_event", {"code": "Traceback (most recent call last)"}, "event_not_found"),
+    ("get_image", {"image_id": "{12345678-1234-5678-1234-567812345678}"}, "image_not_found"),
+])
+def test_not_found_does_not_repeat_odd_keys(api, name, route, code):
+    kind = code.removesuffix("_not_found")
+    assert api(name, route=route) == (404, {"code": code, "message": f"No such {kind}."})
 
 
 # --- HTTP: selfie search ---------------------------------------------------------------
@@ -421,7 +656,7 @@ def test_event_code_with_nul_in_the_url_is_404(api):
 
 
 def test_deeply_nested_json_is_400(api):
-    assert_error(api("create_event", "POST", body=b"[" * 50_000), 400, "malformed_json")
+    assert_error(api("create_event", "POST", body=b"[" * 50_000, headers=JSON), 400, "malformed_json")
 
 
 # --- Blob trigger: bad blobs -----------------------------------------------------------
@@ -474,7 +709,7 @@ def test_blob_of_unknown_event_is_skipped_and_deleted(functions):
 @pytest.mark.parametrize("layout", ["{code}/nested/{id}.jpg", "{code}//{id}.jpg", "{id}.jpg", "{code}/sub/"])
 def test_blob_name_outside_the_event_layout_is_skipped(functions, event, layout):
     blob_name = layout.format(code=event["code"], id=uuid.uuid4())
-    run_blob_trigger(functions, blob_name, photo(FACE))
+    run_blob_trigger(functions, blob_name)
     assert image_rows(blob_name) == 0
 
 
@@ -546,7 +781,7 @@ def test_ids_that_are_not_ascii_digits_address_nothing(api, event, raw):
 @pytest.mark.parametrize("raw", ["{12345678-1234-5678-1234-567812345678}", "urn:uuid:12345678-1234-5678-1234-567812345678",
                                  "12345678123456781234567812345678"])
 def test_image_ids_in_other_uuid_spellings_address_nothing(api, raw):
-    assert api("get_image", route={"image_id": raw}) == (404, {"code": "image_not_found", "message": f"No image {raw}."})
+    assert assert_error(api("get_image", route={"image_id": raw}), 404, "image_not_found")
 
 
 def test_events_and_people_come_in_pages(api, functions, event):
@@ -565,3 +800,22 @@ def test_events_and_people_come_in_pages(api, functions, event):
     last = api("list_clusters", route={"code": event["code"]}, params={"limit": "1", "offset": "1"})[1]
     assert len(last["items"]) == 1 and last["next_offset"] is None
     assert page["items"][0]["cluster_id"] != last["items"][0]["cluster_id"]
+
+
+@pytest.mark.parametrize("patch", [
+    {"ends_at": "2029-06-03T00:00:01Z"},    # the stored start stays: over 1,098 days
+    {"starts_at": "2026-05-31T23:59:59Z"},  # the stored end stays: over 1,098 days
+])
+def test_patching_one_end_past_three_years_is_422_and_changes_nothing(api, patch):
+    """The length is checked against the stored other end, not just the PATCH body."""
+    code = new_code()
+    window = {"starts_at": "2026-06-01T00:00:00Z", "ends_at": "2029-06-02T23:59:59Z"}
+    status, created = api("create_event", "POST", json_body={"code": code, **window})
+    assert status == 201, created
+    if "starts_at" in patch:  # move the end to exactly 1,098 days after the start first
+        status, created = api("update_event", "PATCH", route={"code": code}, json_body={"ends_at": "2029-06-03T00:00:00Z"})
+        assert status == 200, created
+    err = assert_error(api("update_event", "PATCH", route={"code": code}, json_body=patch), 422, "validation_error")
+    assert [(d["field"], d["type"]) for d in err["details"]] == [("ends_at", "event_too_long")]
+    after = get_event(api, code)
+    assert (after["starts_at"], after["ends_at"]) == (created["starts_at"], created["ends_at"])

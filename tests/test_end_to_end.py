@@ -130,35 +130,6 @@ def test_timer_reclusters_only_changed_events(api, functions, event):
     assert [c["face_count"] for c in clusters["items"]] == [2]
 
 
-def test_timer_marks_uploads_that_never_arrived_failed(api, functions, event):
-    """A guest who asked for upload URLs and left must not leave images pending forever."""
-    from kanta.db import connection
-
-    code = event["code"]
-    status, body = api("create_uploads", "POST", route={"code": code},
-                       json_body={"files": [{"filename": "a.jpg", "content_type": "image/jpeg"}] * 3})
-    assert status == 201, body
-    never, unindexed, recent = body["uploads"]
-    # This blob arrives, but the trigger never indexes it (say, the database was down through
-    # every retry and its message went to the poison queue).
-    requests.put(unindexed["upload_url"], data=photo("biden_1.jpg"), headers=unindexed["headers"], timeout=30)
-    with connection() as conn:  # two of them were issued long ago
-        conn.execute("UPDATE images SET created_at = now() - interval '1 day' WHERE id = ANY(%s::uuid[])",
-                     ([never["image_id"], unindexed["image_id"]],))
-
-    functions["recluster_timer"](TimerRequest())
-
-    def state(ticket):
-        image = api("get_image", route={"image_id": ticket["image_id"]})[1]
-        return image["status"], image["failure_code"]
-
-    assert state(never) == ("failed", "not_uploaded")
-    assert state(unindexed) == ("failed", "not_indexed")
-    assert state(recent) == ("pending", None)  # its URL is still valid
-    run_blob_trigger(functions, unindexed["blob_name"])  # delivered again: indexed after all
-    assert state(unindexed) == ("processed", None)
-
-
 def test_events_that_are_not_running_are_left_to_manual_runs(api, functions):
     status, ended = api("create_event", "POST", json_body={
         "code": "ended-event-1", "starts_at": "2020-01-01T10:00:00Z", "ends_at": "2020-01-02T10:00:00Z"})

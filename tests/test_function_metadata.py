@@ -23,12 +23,20 @@ HTTP = {
     "list_images": ("events/{code}/images", ["GET"], "FUNCTION"),
     "get_image": ("images/{image_id}", ["GET"], "FUNCTION"),
     "delete_image": ("images/{image_id}", ["DELETE"], "FUNCTION"),
+    "reindex_image": ("images/{image_id}/reindex", ["POST"], "FUNCTION"),
     "recluster_event": ("events/{code}/recluster", ["POST"], "FUNCTION"),
     "list_clusters": ("events/{code}/clusters", ["GET"], "FUNCTION"),
     "search_event": ("events/{code}/search", ["POST"], "FUNCTION"),
     "update_cluster": ("events/{code}/clusters/{cluster_id}", ["PATCH"], "FUNCTION"),
     "merge_cluster": ("events/{code}/clusters/{cluster_id}/merge", ["POST"], "FUNCTION"),
     "move_face": ("faces/{face_id}/cluster", ["PUT"], "FUNCTION"),
+}
+#: One timer per job: its schedule (six-field NCRONTAB), fixed unless an app setting names it.
+TIMERS = {
+    "recluster_timer": "%KANTA_RECLUSTER_SCHEDULE%",
+    "expire_uploads_timer": "0 */10 * * * *",
+    "redrive_uploads_timer": "0 */2 * * * *",
+    "purge_tombstones_timer": "0 30 * * * *",
 }
 
 
@@ -46,7 +54,7 @@ def trigger(bindings: list[dict]) -> dict:
 
 def test_http_functions_routes_methods_and_auth_levels():
     functions = indexed()
-    assert set(functions) == set(HTTP) | {"encode_uploaded_image", "recluster_timer"}
+    assert set(functions) == set(HTTP) | {"encode_uploaded_image"} | set(TIMERS)
     for name, (route, methods, auth) in HTTP.items():
         t = trigger(functions[name])
         assert (t["type"], t["route"], t["methods"], t["authLevel"]) == ("httpTrigger", route, methods, auth), name
@@ -60,11 +68,33 @@ def test_blob_trigger_binding():
     assert t["source"] == "LogsAndContainerScan"  # the default; Event Grid by setting (Flex)
 
 
-def test_timer_schedule_comes_from_an_app_setting():
-    t = trigger(indexed()["recluster_timer"])
-    assert t["type"] == "timerTrigger"
-    assert t["schedule"] == "%KANTA_RECLUSTER_SCHEDULE%"
-    assert t.get("runOnStartup") in (None, False)
+def test_blob_trigger_takes_a_blob_client_the_host_binds_without_reading_the_blob():
+    """The parameter is the binding extension's ``BlobClient``: the Python worker tells the host
+    ``SupportsDeferredBinding`` (it sends the blob's name, not its bytes) as it does, through
+    the extension's ``get_raw_bindings``, and the function gets an ``azure.storage.blob.BlobClient``."""
+    import types
+    import typing
+
+    from azure.storage.blob import BlobClient
+    from azurefunctions.extensions.base import meta, utils
+
+    from function_app import app
+    from kanta.local.host import index_functions
+
+    (fn,) = [f for f in index_functions(app) if f.get_function_name() == "encode_uploaded_image"]
+    pytype = typing.get_type_hints(fn.get_user_function())["client"]
+    assert issubclass(pytype, BlobClient) and meta.get_binding_registry().check_supported_type(pytype)
+    raw, _ = utils.get_raw_bindings(fn, {"client": types.SimpleNamespace(pytype=pytype)})
+    (binding,) = [json.loads(b) for b in raw]
+    assert binding["type"] == "blobTrigger" and binding["properties"] == {"SupportsDeferredBinding": True}
+
+
+def test_one_timer_per_job_on_its_schedule():
+    functions = indexed()
+    for name, schedule in TIMERS.items():
+        t = trigger(functions[name])
+        assert (t["type"], t["schedule"]) == ("timerTrigger", schedule), name
+        assert t.get("runOnStartup") in (None, False), name  # it would also fire on every scale-out
 
 
 def _run_python(code: str, env: dict[str, str]) -> str:

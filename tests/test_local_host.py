@@ -4,6 +4,8 @@ the app's HTTP functions over real HTTP and runs its blob and timer triggers."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import threading
 
 import pytest
@@ -72,10 +74,83 @@ def test_timer_runner_fires_due_timers(app, api, event):
 
     run_blob_trigger(api.functions, f"{event['code']}/t.jpg")
     runner = TimerRunner(app)
-    assert [name for _, name, _ in runner.timers] == ["recluster_timer"]
-    next_run = runner.next_runs[0]
+    names = [name for _, name, _ in runner.timers]
+    assert sorted(names) == ["expire_uploads_timer", "purge_tombstones_timer", "recluster_timer",
+                             "redrive_uploads_timer"]
+    recluster = names.index("recluster_timer")
+    next_run = runner.next_runs[recluster]
     assert next_run > dt.datetime.now() and next_run.minute % 10 == 0 and next_run.second == 0
-    runner.next_runs[0] = dt.datetime.now() - dt.timedelta(seconds=1)
+    runner.next_runs[recluster] = dt.datetime.now() - dt.timedelta(seconds=1)
     runner.run_due()
-    assert runner.next_runs[0] > dt.datetime.now()
+    assert runner.next_runs[recluster] > dt.datetime.now()
     assert api("get_event", route={"code": event["code"]})[1]["last_clustered_at"] is not None
+
+
+def test_an_empty_path_segment_is_a_json_404_not_a_redirect(base_url, event):
+    for path in ("events//images", f"events/{event['code']}//images", "images//reindex", "/health"):
+        got = requests.get(f"{base_url}/{path}", timeout=10, allow_redirects=False)
+        assert got.status_code == 404 and got.json()["code"] == "route_not_found", (path, got.status_code)
+        assert "Location" not in got.headers
+
+
+class _ListThenDelete:
+    """Azure's blob service client, except that listing the uploads container deletes the
+    blobs named in ``doomed`` right after listing them: a blob deleted between the poller's
+    listing and its run (the stand-in for Azure here)."""
+
+    def __init__(self, service, doomed: set[str]) -> None:
+        self.service, self.doomed = service, doomed
+
+    def get_container_client(self, name: str):
+        client = self.service.get_container_client(name)
+        doomed = self.doomed
+
+        class Container:
+            def __getattr__(self, attribute):
+                return getattr(client, attribute)
+
+            def list_blobs(self, *args, **kwargs):
+                listed = list(client.list_blobs(*args, **kwargs))
+                for props in listed:
+                    if props.name in doomed:
+                        client.delete_blob(props.name)
+                return listed
+
+        return Container()
+
+
+def test_a_blob_deleted_between_listing_and_its_run_is_skipped_and_the_pass_goes_on(app, api, event, tmp_path):
+    from kanta.storage import get_blob_service, uploads_container
+
+    receipts = {f"encode_uploaded_image:uploads/{b.name}": b.etag for b in uploads_container().list_blobs()}
+    (tmp_path / "receipts.json").write_text(json.dumps(receipts))
+    gone, kept = f"{event['code']}/a-gone.jpg", f"{event['code']}/b-kept.jpg"
+    put_blob(gone, photo("obama_1.jpg"))
+    put_blob(kept, photo("biden_1.jpg"))
+    poller = BlobPoller(app, _ListThenDelete(get_blob_service(), {gone}), tmp_path / "receipts.json")
+    poller.poll_once()
+    items = api("list_images", route={"code": event["code"]})[1]["items"]
+    assert [(i["blob_name"], i["status"], i["face_count"]) for i in items] == [(kept, "processed", 1)]
+
+
+def test_timers_log_one_line_per_failure_while_the_database_is_down(app, services, caplog):
+    import os
+
+    from tests.helpers import reset_clients
+
+    runner = TimerRunner(app)
+    saved = {name: os.environ[name] for name in ("KANTA_DATABASE_URL", "KANTA_DB_POOL_TIMEOUT")}
+    os.environ.update({"KANTA_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x?connect_timeout=1",
+                       "KANTA_DB_POOL_TIMEOUT": "1"})
+    reset_clients()
+    try:
+        caplog.set_level(logging.INFO, logger="kanta.local.host")
+        runner.next_runs = [dt.datetime.now() - dt.timedelta(seconds=1)] * len(runner.timers)
+        runner.run_due()
+    finally:
+        os.environ.update(saved)
+        reset_clients()
+    failed = [r for r in caplog.records if r.name == "kanta.local.host"]
+    assert sorted(r.getMessage().split(":")[0] for r in failed) == sorted(
+        f"timer {name} failed" for _, name, _ in runner.timers)
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in failed)

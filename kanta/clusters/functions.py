@@ -10,7 +10,6 @@ from kanta.clusters import service
 from kanta.clusters.schemas import ClusterListQuery, ClusterMerge, ClusterUpdate, FaceMove
 from kanta.config import RECLUSTER_SCHEDULE_SETTING
 from kanta.http import api, json_response, parse_json, parse_query, route_int
-from kanta.images.service import expire_stale_uploads
 
 log = logging.getLogger(__name__)
 
@@ -21,15 +20,11 @@ bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 @bp.timer_trigger(arg_name="timer", schedule=f"%{RECLUSTER_SCHEDULE_SETTING}%", run_on_startup=False)
 def recluster_timer(timer: func.TimerRequest) -> None:
     """Timer (schedule from app setting ``KANTA_RECLUSTER_SCHEDULE``, six-field NCRONTAB,
-    default every 10 minutes): re-cluster running events whose faces changed, then mark
-    failed the uploads that never arrived (``kanta.images.service.expire_stale_uploads``).
-    Database errors raise; the next tick tries again."""
+    default every 10 minutes): re-cluster running events whose faces changed. Database
+    errors raise; the next tick tries again."""
     if timer.past_due:
         log.info("recluster timer is past due")
     service.recluster_due_events()
-    expired = expire_stale_uploads()
-    if expired:
-        log.info("marked %d stale upload(s) failed", expired)
 
 
 @bp.function_name("recluster_event")

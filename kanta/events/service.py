@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -14,6 +15,7 @@ from kanta.errors import Conflict, Invalid, not_found
 from kanta.events.schemas import EVENT_CODE_PATTERN, Event, EventCreate, EventList, EventListQuery, EventUpdate
 from kanta.images import store
 from kanta.search import descriptors
+from kanta.validation import MAX_EVENT_DURATION
 
 #: SQL predicate for "the event is happening now"; open-ended bounds count as running.
 RUNNING_SQL = "((e.starts_at IS NULL OR e.starts_at <= now()) AND (e.ends_at IS NULL OR e.ends_at > now()))"
@@ -89,7 +91,8 @@ def list_events(query: EventListQuery) -> EventList:
 
 def update_event(code: str, body: EventUpdate) -> Event:
     """Change the fields present in ``body``. Raises ``NotFound``, or ``Invalid``
-    ``validation_error`` when the resulting starts_at is not before ends_at."""
+    ``validation_error`` (nothing changed) when the resulting starts_at is not before
+    ends_at or the event would last over ``MAX_EVENT_DURATION``."""
     changes: dict[str, Any] = {k: getattr(body, k) for k in body.model_fields_set}
     with connection() as conn:
         get_event_id(conn, code)
@@ -104,19 +107,35 @@ def update_event(code: str, body: EventUpdate) -> Event:
                 )
             except psycopg.errors.CheckViolation:
                 raise Invalid("validation_error", "starts_at must be before ends_at.") from None
-        return _get(conn, code)
+        event = _get(conn, code)
+        # One end may change alone: the window is checked as it now stands, in the same
+        # transaction, so a refused change writes nothing.
+        if event.starts_at and event.ends_at and event.ends_at - event.starts_at > MAX_EVENT_DURATION:
+            message = f"An event lasts at most {MAX_EVENT_DURATION.days} days after starts_at."
+            raise Invalid("validation_error", message,
+                          [{"field": "ends_at", "message": message, "type": "event_too_long"}])
+        return event
 
 
 def delete_event(code: str) -> None:
-    """Delete an event's blobs, then its rows (images and faces cascade). Raises ``NotFound``.
+    """Delete an event: its rows (images and faces cascade), leaving a tombstone for the blob
+    name of each of its images, upload tickets included; then its blobs and thumbnails.
+    Raises ``NotFound``.
 
-    Blobs go first: if storage fails midway the event still exists and the call can be
-    repeated, instead of leaving blobs no row points to.
+    The rows go first, in one transaction with the tombstones: from then on no indexing run
+    attaches a photo to the event or brings one back, and a blob that an old upload URL
+    writes later, even into a new event with the same code, is deleted instead of indexed
+    (``kanta.images.ingest``). Blobs written under the code after the delete (a new event's)
+    are left alone.
     """
+    _require_possible_code(code)
     with connection() as conn:
-        get_event_id(conn, code)
-    storage.delete_prefix(f"{code}/")
-    with connection() as conn:
-        deleted = conn.execute("DELETE FROM events WHERE code = %s RETURNING id", (code,)).fetchone()
-        if deleted:
-            descriptors.forget(deleted["id"])
+        # Locked first: an indexing run adding an image to the event waits, then finds it gone.
+        row = conn.execute("SELECT id FROM events WHERE code = %s FOR UPDATE", (code,)).fetchone()
+        if row is None:
+            raise not_found("event", code)
+        store.bury_event_images(conn, row["id"])
+        conn.execute("DELETE FROM events WHERE id = %s", (row["id"],))
+    deleted_at = dt.datetime.now(dt.UTC)
+    descriptors.forget(row["id"])
+    storage.delete_prefix(f"{code}/", modified_before=deleted_at + store.STORAGE_CLOCK_SKEW)

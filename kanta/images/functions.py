@@ -1,14 +1,24 @@
-"""Triggers of the images domain: upload URLs, listing, detail, deletion (HTTP, function
-key) and the blob trigger that indexes every blob written to the uploads container."""
+"""Triggers of the images domain: upload URLs, listing, detail, deletion, re-indexing (HTTP,
+function key), the blob trigger that indexes every blob written to the uploads container,
+and one timer per lifecycle job: expiring uploads that never came, re-driving photos no run
+indexed, purging old tombstones."""
 
 from __future__ import annotations
 
+import logging
+
 import azure.functions as func
+
+# The blob trigger's SDK-type binding: the host hands the function a BlobClient, not the
+# blob's bytes, so a blob's size is checked before it is downloaded.
+from azurefunctions.extensions.bindings import blob
 
 from kanta.config import STORAGE_CONNECTION, UPLOADS_CONTAINER, get_settings
 from kanta.http import api, json_response, no_content, parse_json, parse_query, route_uuid
 from kanta.images import ingest, service
 from kanta.images.schemas import ImageListQuery, UploadBatch, UploadRequest
+
+log = logging.getLogger(__name__)
 
 bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -49,6 +59,15 @@ def delete_image(req: func.HttpRequest) -> func.HttpResponse:
     return no_content()
 
 
+@bp.function_name("reindex_image")
+@bp.route(route="images/{image_id}/reindex", methods=["POST"])
+@api
+def reindex_image(req: func.HttpRequest) -> func.HttpResponse:
+    """``POST /api/images/{image_id}/reindex`` → the image, indexed again from its stored blob
+    now (even if unchanged); 404; 409 ``image_not_uploaded`` when it has no blob yet."""
+    return json_response(service.reindex_image(route_uuid(req, "image_id", "image")))
+
+
 _BLOB_SOURCE = {
     "EventGrid": func.BlobSource.EVENT_GRID,
     "LogsAndContainerScan": func.BlobSource.LOGS_AND_CONTAINER_SCAN,
@@ -57,15 +76,48 @@ _BLOB_SOURCE = {
 
 @bp.function_name("encode_uploaded_image")
 @bp.blob_trigger(
-    arg_name="blob",
+    arg_name="client",
     path=UPLOADS_CONTAINER + "/{event_code}/{name}",
     connection=STORAGE_CONNECTION,
     source=_BLOB_SOURCE[get_settings().blob_trigger_source],
 )
-def encode_uploaded_image(blob: func.InputStream) -> None:
-    """Blob trigger: index ``uploads/{event_code}/{name}`` (see ``kanta.images.ingest``).
+def encode_uploaded_image(client: blob.BlobClient) -> None:
+    """Blob trigger: index ``uploads/{event_code}/{name}`` (see ``kanta.images.ingest``). The
+    host passes an ``azure.storage.blob.BlobClient`` for the blob (SDK-type binding); the
+    bytes are downloaded only after the blob's size passed the limit.
 
-    Returns normally for bad images (marked failed) and unknown events (logged); raises on
-    database errors so the host retries, up to ``poisonBlobThreshold`` times.
+    Returns normally for bad images (marked failed), unknown events and deleted photos (the
+    blob is deleted); raises on database and storage errors so the host retries, up to
+    ``poisonBlobThreshold`` times (then ``redrive_uploads_timer`` takes over).
     """
-    ingest.ingest_blob(blob.name.removeprefix(UPLOADS_CONTAINER + "/"), blob.read())
+    ingest.ingest_blob(client)
+
+
+@bp.function_name("expire_uploads_timer")
+@bp.timer_trigger(arg_name="timer", schedule="0 */10 * * * *", run_on_startup=False)
+def expire_uploads_timer(timer: func.TimerRequest) -> None:
+    """Timer, every 10 minutes: mark ``failed`` ``not_uploaded`` the images whose blob never
+    came (``kanta.images.service.expire_stale_uploads``). Database errors raise; the next
+    run tries again."""
+    expired = service.expire_stale_uploads()
+    if expired:
+        log.info("marked %d upload(s) that never came failed", expired)
+
+
+@bp.function_name("redrive_uploads_timer")
+@bp.timer_trigger(arg_name="timer", schedule="0 */2 * * * *", run_on_startup=False)
+def redrive_uploads_timer(timer: func.TimerRequest) -> None:
+    """Timer, every 2 minutes: index the photos whose blob came but that no run indexed
+    (``kanta.images.service.redrive_uploads``), with backoff. Database errors raise; the next
+    run tries again."""
+    service.redrive_uploads()
+
+
+@bp.function_name("purge_tombstones_timer")
+@bp.timer_trigger(arg_name="timer", schedule="0 30 * * * *", run_on_startup=False)
+def purge_tombstones_timer(timer: func.TimerRequest) -> None:
+    """Timer, hourly: forget the blob names of photos deleted over a day ago, removing any
+    blob or thumbnail of theirs still in storage first (``kanta.images.service.purge_tombstones``)."""
+    purged = service.purge_tombstones()
+    if purged:
+        log.info("purged %d tombstone(s) of deleted photos", purged)

@@ -1,13 +1,25 @@
-"""What the blob trigger does with one uploaded blob: validate, find and encode faces, store.
+"""Indexing one uploaded blob: check, find and encode faces, store. The blob trigger, the
+re-drive job and ``POST /api/images/{id}/reindex`` all index through ``ingest_blob``.
 
-Idempotent: the image row is keyed by the blob name (and an id derived from it), and its
-faces are replaced in one transaction, so at-least-once delivery leaves one row and no
-duplicate faces. Bad blobs are recorded as ``failed`` with the reason and never raise
-(a retry could not help); database errors raise so the host retries the blob.
+The photo's lifecycle (``kanta.images.store``): ``pending`` (upload URL issued) →
+``indexing`` (a run started) → ``processed`` | ``failed``; a deleted photo leaves a
+tombstone for its blob name. A run respects it at both ends: it deletes, never indexes, a
+blob whose name has a tombstone or whose event is gone; and it writes its result only after
+locking the image row and finding the photo still there, else it removes the thumbnails it
+wrote, so a run that overlaps a delete never brings the photo back.
+
+Idempotent: one row per blob name; a repeated delivery of bytes already indexed changes
+nothing; a new result replaces the faces in one transaction. Bad blobs are recorded as
+``failed`` and never raise (a retry could not help); database errors raise so the host
+retries the blob, and the re-drive job takes over photos whose retries ran out.
+
+Cost is checked before work: the blob's size comes from its properties, and a blob over
+``KANTA_MAX_IMAGE_BYTES`` fails as ``too_large`` without a byte of it being downloaded.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import uuid
@@ -16,11 +28,13 @@ from typing import Literal
 
 import numpy as np
 import psycopg
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.storage.blob import BlobClient
 
 from kanta import storage
 from kanta.clusters.algorithm import assign_to_people
-from kanta.config import get_settings
+from kanta.config import UPLOADS_CONTAINER, get_settings
 from kanta.db import connection
 from kanta.errors import NotFound
 from kanta.events.service import get_event_id
@@ -28,10 +42,20 @@ from kanta.images import store
 
 log = logging.getLogger(__name__)
 
+#: Why a run stored nothing (``IngestResult.reason`` with status ``skipped``).
+SKIP_NAME = "bad_name"            # not {event_code}/{file}
+SKIP_NO_EVENT = "no_event"        # its event does not exist (the blob is deleted)
+SKIP_DELETED = "deleted"          # the photo was deleted (the blob is deleted)
+SKIP_BLOB_GONE = "blob_gone"      # the blob was deleted before it could be read
+SKIP_BLOB_CHANGED = "blob_changed"  # the blob was replaced while it was read; its new version gets its own run
+#: ``reason`` of a ``processed`` result that wrote nothing: these bytes were indexed already.
+UNCHANGED = "unchanged"
+
 
 @dataclass(frozen=True)
 class IngestResult:
-    """Outcome of ``ingest_blob``: ``status`` and, when stored, the image id and face count."""
+    """Outcome of ``ingest_blob``: ``status``, the image id and face count when stored, and
+    ``reason``: the failure's reason, a ``SKIP_*`` code, or ``UNCHANGED``."""
 
     status: Literal["processed", "failed", "skipped"]
     image_id: uuid.UUID | None = None
@@ -39,62 +63,105 @@ class IngestResult:
     reason: str | None = None
 
 
-def ingest_blob(blob_name: str, data: bytes) -> IngestResult:
-    """Index one blob of the uploads container named ``{event_code}/{file}`` (bytes ``data``).
+def ingest_blob(blob: BlobClient, *, force: bool = False) -> IngestResult:
+    """Index blob ``{event_code}/{file}`` of the uploads container, reached through ``blob``
+    (the blob trigger's SDK-type binding, or ``kanta.storage.uploads_blob``).
 
-    Returns ``skipped`` for a name outside that layout (logged) or under an unknown event
-    (logged, and the blob deleted: there is no event to attach it to), ``failed`` for bytes
-    that are not a usable image (row marked failed with the reason), else ``processed``
-    (with ``reason="unchanged"`` and nothing written when these exact bytes were already
-    indexed with the current detection profile: a repeated delivery).
-    Raises ``psycopg.OperationalError`` when the database is unreachable (host retries).
+    Returns ``skipped`` (see the ``SKIP_*`` codes) for a name outside that layout, an unknown
+    event or a deleted photo (the blob is deleted: nobody can ever see it), or a blob gone or
+    replaced while read; ``failed`` for a blob that is not a usable image (row marked failed
+    with the reason); else ``processed``, with ``reason=UNCHANGED`` and nothing written when
+    these exact bytes were already indexed with the current detection profile (a repeated
+    delivery), unless ``force``.
+
+    Raises ``psycopg.OperationalError`` when the database is unreachable and
+    ``azure.core.exceptions.AzureError`` when storage is (the host retries either).
     """
-    # Imported here: dlib loads only in workers that run the blob trigger.
+    # Imported here: dlib loads only in workers that index photos.
     from kanta.faces.pipeline import ImageRejected, analyse_image, analysis_settings
 
+    if blob.container_name != UPLOADS_CONTAINER:
+        raise ValueError(f"not a blob of the {UPLOADS_CONTAINER} container: {blob.container_name}/{blob.blob_name}")
+    blob_name = blob.blob_name
     parts = blob_name.split("/")
     if len(parts) != 2 or not parts[0] or not parts[1]:
         log.warning("skipping blob %r: not named {event_code}/{file}", blob_name)
-        return IngestResult("skipped", reason="blob name is not {event_code}/{file}")
+        return IngestResult("skipped", reason=SKIP_NAME)
     event_code = parts[0]
+    settings = get_settings()
+
+    # The size, before any byte is downloaded (one HEAD request).
+    try:
+        properties = blob.get_blob_properties()
+    except ResourceNotFoundError:
+        log.info("skipping blob %r: it was deleted before it could be read", blob_name)
+        return IngestResult("skipped", reason=SKIP_BLOB_GONE)
+
     with connection() as conn:
+        buried = store.buried_image(conn, blob_name, properties.last_modified)
+        if buried is not None:
+            return _remove(blob_name, event_code, buried, SKIP_DELETED, "the photo was deleted")
         try:
             event_id = get_event_id(conn, event_code)
         except NotFound:
-            # An upload that arrived after its event was deleted (upload URLs outlive the
-            # deletion by up to KANTA_UPLOAD_URL_TTL): nobody can ever see it, so delete it.
-            log.warning("deleting blob %r: no event %r", blob_name, event_code)
-            storage.delete_blobs([blob_name])
-            return IngestResult("skipped", reason=f"no event {event_code!r}")
+            return _remove(blob_name, event_code, None, SKIP_NO_EVENT, f"no event {event_code!r}")
         image_id = store.image_id_for_blob(conn, blob_name)
-        settings = get_settings()
-        digest = hashlib.sha256(data).digest()
-        done = store.indexed_face_count(conn, image_id, digest, settings.detection_profile)
+        try:
+            started = store.start_indexing(conn, image_id, event_id, blob_name, properties.size,
+                                           properties.last_modified)
+        except psycopg.errors.ForeignKeyViolation:
+            started = None
+    if started is None:
+        return _remove(blob_name, event_code, None, SKIP_NO_EVENT, f"event {event_code!r} was deleted")
+    if not started:
+        return _remove(blob_name, event_code, image_id, SKIP_DELETED, "the photo was deleted")
+
+    record = store.ImageRecord(image_id, event_id, blob_name, properties.size)
+    if properties.size > settings.max_image_bytes:
+        return _store_failure(record, event_code, properties.last_modified, "too_large",
+                              f"The file is {properties.size} bytes; the limit is {settings.max_image_bytes} bytes.")
+    try:
+        # The very version whose size was checked: a blob replaced meanwhile is not read.
+        data = blob.download_blob(etag=properties.etag, match_condition=MatchConditions.IfNotModified).readall()
+    except ResourceNotFoundError:
+        log.info("skipping blob %r: it was deleted while it was read", blob_name)
+        return IngestResult("skipped", image_id, reason=SKIP_BLOB_GONE)
+    except ResourceModifiedError:
+        log.info("skipping blob %r: it was replaced while it was read; its new version is indexed", blob_name)
+        return IngestResult("skipped", image_id, reason=SKIP_BLOB_CHANGED)
+
+    digest = hashlib.sha256(data).digest()
+    if not force:
+        with connection() as conn:
+            done = store.indexed_face_count(conn, image_id, digest, settings.detection_profile)
         if done is not None:
             # A repeated delivery of bytes already indexed: re-indexing would give the faces
             # new ids and drop the hosts' corrections on them.
             log.info("%s is unchanged since it was indexed; nothing to do", blob_name)
-            return IngestResult("processed", image_id, done, reason="unchanged")
+            return IngestResult("processed", image_id, done, reason=UNCHANGED)
 
-    record = store.ImageRecord(image_id, event_id, blob_name, len(data))
-    if len(data) > settings.max_image_bytes:
-        return _store_failure(record, event_code, "too_large",
-                              f"The file is {len(data)} bytes; the limit is {settings.max_image_bytes} bytes.")
     try:
         analysis = analyse_image(data, **analysis_settings(settings))
     except ImageRejected as rejected:
-        return _store_failure(record, event_code, rejected.code, rejected.message)
+        return _store_failure(record, event_code, properties.last_modified, rejected.code, rejected.message)
+    del data
 
-    record = store.ImageRecord(image_id, event_id, blob_name, len(data), analysis.width, analysis.height,
+    record = store.ImageRecord(image_id, event_id, blob_name, properties.size, analysis.width, analysis.height,
                                len(analysis.faces), analysis.seconds, settings.detection_profile, digest)
-    # Thumbnails first: a retry after a failure below rewrites them, and no row ever points
-    # to a thumbnail that does not exist.
+    # Thumbnails first: no row ever points to a thumbnail that does not exist. If the photo
+    # turns out to be gone below, they are removed again.
     prefix = store.thumbnail_prefix(event_code, image_id)
     storage.delete_thumbnails(prefix)
     thumbnails = {f"{prefix}{i}.jpg": f.thumbnail for i, f in enumerate(analysis.faces)}
     storage.write_thumbnails(thumbnails)
-    try:
-        with connection() as conn:
+    with connection() as conn:
+        current = store.lock_for_result(conn, image_id, event_id, properties.last_modified)
+        if current is not None and not force and current["status"] == "processed" and (
+                current["content_sha256"], current["detection_profile"]) == (digest, settings.detection_profile):
+            # Another delivery of the same bytes finished first: its faces stay.
+            return IngestResult("processed", image_id, len(analysis.faces), reason=UNCHANGED)
+        if current is not None:
+            # The photo's own faces from an earlier indexing must not attract its new ones.
             store.clear_faces(conn, image_id)
             people = people_for_faces(conn, event_id, [None if f.excluded else f.descriptor for f in analysis.faces],
                                       eps=settings.cluster_eps, cap=settings.cluster_cap)
@@ -103,10 +170,8 @@ def ingest_blob(blob_name: str, data: bytes) -> IngestResult:
                                  name, person)
                 for f, name, person in zip(analysis.faces, thumbnails, people)
             ])
-    except psycopg.errors.ForeignKeyViolation:
-        # The event was deleted while we computed: nothing to attach to.
-        log.warning("skipping blob %r: event %r was deleted during processing", blob_name, event_code)
-        return IngestResult("skipped", image_id, reason=f"no event {event_code!r}")
+    if current is None:
+        return _remove(blob_name, event_code, image_id, SKIP_DELETED, "the photo was deleted while it was indexed")
     try:
         storage.seal_photo(blob_name, analysis.mime_type)
     except ResourceNotFoundError:
@@ -138,9 +203,23 @@ def people_for_faces(conn: psycopg.Connection, event_id: int, descriptors: list[
     return out
 
 
-def _store_failure(record: store.ImageRecord, event_code: str, code: str, reason: str) -> IngestResult:
+def _remove(blob_name: str, event_code: str, image_id: uuid.UUID | None, reason: str, why: str) -> IngestResult:
+    """Delete a blob nobody may see (and the thumbnails a run may have written for it)."""
+    log.warning("deleting blob %r: %s", blob_name, why)
+    storage.delete_blobs([blob_name])
+    if image_id is not None:
+        storage.delete_thumbnails(store.thumbnail_prefix(event_code, image_id))
+    return IngestResult("skipped", image_id, reason=reason)
+
+
+def _store_failure(record: store.ImageRecord, event_code: str, written_at: dt.datetime, code: str, reason: str
+                   ) -> IngestResult:
     log.warning("image %s failed: %s (%s)", record.blob_name, reason, code)
     storage.delete_thumbnails(store.thumbnail_prefix(event_code, record.image_id))
     with connection() as conn:
-        store.save_failure(conn, record, code, reason)
+        current = store.lock_for_result(conn, record.image_id, record.event_id, written_at)
+        if current is not None:
+            store.save_failure(conn, record, code, reason)
+    if current is None:
+        return _remove(record.blob_name, event_code, record.image_id, SKIP_DELETED, "the photo was deleted")
     return IngestResult("failed", record.image_id, reason=reason)

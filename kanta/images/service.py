@@ -1,18 +1,24 @@
-"""Images logic for the HTTP API: upload tickets, listing, detail, deletion."""
+"""Images logic: upload tickets, listing, detail, deletion and re-indexing (the HTTP API),
+and the lifecycle jobs the timers run: expiring uploads that never came, re-driving photos
+no run indexed, purging old tombstones."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from azure.core.exceptions import ResourceNotFoundError
 
 from kanta import storage
 from kanta.config import get_settings
 from kanta.db import connection
-from kanta.errors import not_found
+from kanta.errors import Conflict, not_found
 from kanta.events.service import get_event_id
 from kanta.images import store
 from kanta.images.schemas import (
@@ -25,6 +31,8 @@ from kanta.images.schemas import (
     UploadRequest,
     UploadTicket,
 )
+
+log = logging.getLogger(__name__)
 
 
 def create_uploads(event_code: str, body: UploadRequest) -> list[UploadTicket]:
@@ -102,36 +110,198 @@ def get_image(image_id: uuid.UUID) -> ImageDetail:
 
 
 def delete_image(image_id: uuid.UUID) -> None:
-    """Delete an image's blob, then its row and faces. Raises ``NotFound``."""
+    """Delete an image: its row and faces, leaving a tombstone for its blob name, then its
+    blob and thumbnails. Raises ``NotFound``.
+
+    The row goes first, in one transaction with the tombstone: from then on no indexing run
+    can bring the photo back (``kanta.images.ingest``), and a blob or thumbnail that appears
+    later is removed by whoever writes it, or by ``purge_tombstones`` at the latest.
+    """
+    with connection() as conn:
+        deleted = store.delete_image(conn, image_id)
+    if deleted is None:
+        raise not_found("image", image_id)
+    storage.delete_blobs([deleted["blob_name"]])
+    storage.delete_thumbnails(store.thumbnail_prefix(deleted["event_code"], deleted["image_id"]))
+
+
+def reindex_image(image_id: uuid.UUID) -> ImageDetail:
+    """Index the image's stored blob again now, even if its bytes were indexed already (its
+    faces get new ids; hosts' corrections on the old ones go), and return the image.
+
+    Raises ``NotFound`` (also when the photo is deleted meanwhile) and ``Conflict``
+    ``image_not_uploaded`` when its blob is not in storage (yet).
+    """
+    from kanta.images import ingest
+
     with connection() as conn:
         row = _find_image(conn, image_id)
-    storage.delete_blobs([row["blob_name"]])
-    storage.delete_thumbnails(store.thumbnail_prefix(row["event_code"], row["image_id"]))
-    with connection() as conn:
-        store.delete_image(conn, row["image_id"])
+    blob = storage.uploads_blob(row["blob_name"])
+    if not blob.exists():
+        raise Conflict("image_not_uploaded", "The photo has not been uploaded, so there is nothing to index.")
+    result = ingest.ingest_blob(blob, force=True)
+    if result.status == "skipped" and result.reason in (ingest.SKIP_BLOB_GONE, ingest.SKIP_BLOB_CHANGED):
+        raise Conflict("image_changed", "The photo was replaced or removed while it was read; try again.")
+    return get_image(image_id)
 
 
 #: Seconds a pending image may wait for its blob beyond its upload URL's lifetime (browsers
-#: may still be sending when the URL expires; retries of the blob trigger take minutes).
-STALE_UPLOAD_GRACE_S = 3600
+#: may still be sending when the URL expires).
+STALE_UPLOAD_GRACE_S = store.UPLOAD_GRACE_S
 
 
 def expire_stale_uploads() -> int:
-    """Mark failed the images still ``pending`` ``KANTA_UPLOAD_URL_TTL`` + ``STALE_UPLOAD_GRACE_S``
-    seconds after their upload URL was issued, so nobody waits for them: ``not_uploaded`` when
-    their blob never arrived, ``not_indexed`` when it did but was never indexed (the blob
-    trigger gave up, e.g. the database was down through every retry; uploading the same
-    photo again re-indexes it). Returns how many were marked.
+    """Mark failed ``not_uploaded`` the images whose blob never came:
+    ``KANTA_UPLOAD_URL_TTL`` + ``STALE_UPLOAD_GRACE_S`` seconds after their upload URL was
+    issued they are still unfinished and their blob is not in storage. (An unfinished image
+    whose blob is there is the re-drive job's: ``redrive_uploads``.) Returns how many were marked.
 
     Raises ``psycopg.OperationalError`` when the database is unreachable.
     """
     older_than = get_settings().upload_url_ttl_s + STALE_UPLOAD_GRACE_S
     with connection() as conn:
-        stale = store.stale_pending(conn, older_than)
-    if not stale:
+        stale = store.stale_unfinished(conn, older_than, INDEXING_LEASE_S)
+    missing = [r["id"] for r in stale if not storage.blob_exists(r["blob_name"])]
+    if not missing:
         return 0
-    arrived = [r["id"] for r in stale if storage.blob_exists(r["blob_name"])]
     with connection() as conn:
-        # Only those still pending: the blob trigger may have indexed some meanwhile.
-        store.fail_stale(conn, [r["id"] for r in stale], arrived)
-    return len(stale)
+        # Only those still unfinished: a run may have indexed some meanwhile.
+        return store.fail_unfinished(conn, missing, "not_uploaded", "No photo arrived before the upload URL expired.")
+
+
+# Re-drive: a photo whose blob is in storage but that no run indexed (the database was down
+# through all of the blob trigger's tries, whose message then went to the poison queue; the
+# worker died mid-run) is indexed by the re-drive job, with backoff, once it can be.
+
+#: Seconds a blob may wait for its blob trigger run before the re-drive job indexes it: the
+#: trigger normally starts within seconds (Event Grid), and its tries (``poisonBlobThreshold``
+#: 5, each waiting up to the pool timeout) are over within a minute or two. Indexing a photo
+#: twice is harmless (the later run finds the same bytes and changes nothing); never
+#: indexing it is not.
+REDRIVE_AFTER_S = 120
+#: Seconds after which an ``indexing`` run is dead: ``functionTimeout`` in host.json (10 min)
+#: ends any run by then. A re-drive attempt that failed leaves its own run looking alive
+#: this long too, so attempts are at least this far apart.
+INDEXING_LEASE_S = 600
+#: Wait after the first re-drive attempt, doubling after each further one, at most
+#: ``REDRIVE_BACKOFF_MAX_S`` (and at least ``INDEXING_LEASE_S``): 10, 10, 10, 16, 32, 60, 60
+#: minutes between the 8 attempts, about three hours of trying before a photo is given up.
+#: An outage does not use attempts up: the job counts one only once it reached the database.
+REDRIVE_BACKOFF_S = 120
+REDRIVE_BACKOFF_MAX_S = 3600
+#: Attempts before a photo is given up as ``failed`` ``not_indexed`` (a photo that crashes
+#: or times out every run, say).
+MAX_REDRIVE_ATTEMPTS = 8
+#: Images one run looks at, and seconds after which it starts no more indexing (the timer
+#: fires every 2 minutes; the host does not start a run while the last one goes on).
+REDRIVE_BATCH = 200
+REDRIVE_BUDGET_S = 300
+
+
+@dataclass
+class RedriveReport:
+    """What one ``redrive_uploads`` run did: photos it indexed (``processed`` or ``failed``
+    by their bytes), gave up on (``not_indexed``), and found still waiting for their blob."""
+
+    indexed: int = 0
+    given_up: int = 0
+    waiting: int = 0
+    errors: int = 0
+
+
+def redrive_uploads() -> RedriveReport:
+    """Index the unfinished photos whose blob is in storage but that no run indexed: those
+    ``pending`` over ``REDRIVE_AFTER_S`` seconds after their blob was written, and those
+    ``indexing`` by a run that started over ``INDEXING_LEASE_S`` seconds ago; each attempt
+    is recorded first (``redrive_attempts``, ``next_redrive_at`` with exponential backoff),
+    so a photo that kills its run is not retried at once; after ``MAX_REDRIVE_ATTEMPTS`` it
+    is marked ``failed`` ``not_indexed``.
+
+    Raises ``psycopg.OperationalError`` when the database is unreachable (the next run tries
+    again; nothing was counted). Any other error on one photo is logged and the run goes on.
+    """
+    from kanta.images import ingest
+
+    deadline = time.monotonic() + REDRIVE_BUDGET_S
+    report = RedriveReport()
+    with connection() as conn:
+        candidates = store.redrive_candidates(conn, pending_after_s=REDRIVE_AFTER_S, lease_s=INDEXING_LEASE_S,
+                                              limit=REDRIVE_BATCH)
+    for image in candidates:
+        if time.monotonic() > deadline:
+            break
+        blob = storage.uploads_blob(image["blob_name"])
+        try:
+            written = blob.get_blob_properties().last_modified
+        except ResourceNotFoundError:
+            # Not uploaded (yet): expire_stale_uploads fails it once its URL is long expired.
+            with connection() as conn:
+                store.defer_redrive(conn, image["id"], REDRIVE_AFTER_S)
+            report.waiting += 1
+            continue
+        fresh_for = REDRIVE_AFTER_S - (dt.datetime.now(dt.UTC) - written).total_seconds()
+        if image["status"] == "pending" and fresh_for > 0:
+            # Just uploaded: its blob trigger run is due first.
+            with connection() as conn:
+                store.defer_redrive(conn, image["id"], fresh_for)
+            report.waiting += 1
+            continue
+        with connection() as conn:
+            before = store.claim_redrive(conn, image["id"], lease_s=INDEXING_LEASE_S, backoff_s=REDRIVE_BACKOFF_S,
+                                         backoff_max_s=REDRIVE_BACKOFF_MAX_S)
+            if before is not None and before >= MAX_REDRIVE_ATTEMPTS:
+                store.fail_unfinished(conn, [image["id"]], "not_indexed",
+                                      "The photo arrived but could not be indexed; upload it again.")
+                report.given_up += 1
+                continue
+        if before is None:
+            continue  # finished, or taken up by a live run, meanwhile
+        try:
+            result = ingest.ingest_blob(blob)
+        except psycopg.OperationalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one photo must not stop the others
+            # One line: the attempt is counted, the photo comes back after its backoff.
+            log.warning("re-drive of %s failed (attempt %d): %s: %s", image["blob_name"], before + 1,
+                        type(exc).__name__, exc)
+            report.errors += 1
+            continue
+        if result.status != "skipped":
+            report.indexed += 1
+    if report.indexed or report.given_up:
+        log.info("re-drive: %d photo(s) indexed, %d given up, %d waiting for their blob, %d error(s)",
+                 report.indexed, report.given_up, report.waiting, report.errors)
+    return report
+
+
+#: Seconds a tombstone is kept: longer than an upload URL lives (``KANTA_UPLOAD_URL_TTL``,
+#: 15 minutes by default) plus the blob trigger's retries, and than Event Grid retries a
+#: delivery (24 hours).
+TOMBSTONE_RETENTION_S = 86_400
+#: Tombstones one run purges (each costs two storage calls).
+PURGE_BATCH = 1000
+
+
+def purge_tombstones() -> int:
+    """Forget tombstones older than ``TOMBSTONE_RETENTION_S`` (or twice an upload URL's
+    lifetime and grace, if longer), after deleting whatever blob or thumbnails of their
+    photo are still in storage (a delete whose storage calls failed, a run that died after
+    writing thumbnails), unless the name was uploaded again since by another client.
+    At most ``PURGE_BATCH`` per run; returns how many went.
+
+    Raises ``psycopg.OperationalError`` and ``azure.core.exceptions.AzureError`` (the next
+    run tries again: nothing is forgotten before its blobs are gone).
+    """
+    keep_s = max(TOMBSTONE_RETENTION_S, 2 * (get_settings().upload_url_ttl_s + STALE_UPLOAD_GRACE_S))
+    with connection() as conn:
+        old = store.old_tombstones(conn, keep_s, PURGE_BATCH)
+    for tombstone in old:
+        if tombstone["reused"]:
+            continue  # uploaded again since: the blob and thumbnails are the new image's
+        storage.delete_blobs([tombstone["blob_name"]])
+        event_code = tombstone["blob_name"].split("/", 1)[0]
+        storage.delete_thumbnails(store.thumbnail_prefix(event_code, tombstone["image_id"]))
+    if not old:
+        return 0
+    with connection() as conn:
+        return store.forget_tombstones(conn, old)

@@ -3,8 +3,10 @@
 Ingest, images, clusters, search and events call these functions; nobody else writes SQL on
 these tables. They also keep what must change with them: the event's version counters
 (``faces_version`` for faces added or removed, ``clusters_version`` for faces that change
-person), and the names and read URLs of the blobs behind them (the photo in the uploads
-container, the face thumbnails in the faces container).
+person), the names and read URLs of the blobs behind them (the photo in the uploads
+container, the face thumbnails in the faces container), and the photo's lifecycle: its
+status (``pending`` → ``indexing`` → ``processed`` | ``failed``), the re-drive job's
+bookkeeping, and the tombstones (``deleted_blobs``) that deleted photos leave.
 
 Every function takes an open connection (``kanta.db.connection``) and runs in its
 transaction; none commits. Raises ``psycopg.Error`` on database errors.
@@ -155,12 +157,33 @@ def faces_of_image(conn: psycopg.Connection, image_id: uuid.UUID) -> list[dict[s
     ).fetchall()
 
 
-def delete_image(conn: psycopg.Connection, image_id: uuid.UUID) -> None:
-    """Delete an image row and its faces."""
-    deleted = conn.execute(
-        "DELETE FROM images WHERE id = %s RETURNING event_id, face_count", (image_id,)).fetchone()
-    if deleted and deleted["face_count"]:
-        _faces_changed(conn, deleted["event_id"])
+def delete_image(conn: psycopg.Connection, image_id: uuid.UUID) -> dict[str, Any] | None:
+    """Delete an image row and its faces, leaving a tombstone for its blob name (see
+    ``buried_image``); return ``{image_id, event_code, blob_name}`` of what was deleted, or
+    ``None`` when there is no such image.
+
+    The row is locked first, so an indexing run that is writing its result finishes before
+    (and the delete removes what it wrote) or finds the row gone after (and writes nothing)."""
+    row = conn.execute(
+        """SELECT i.id AS image_id, e.code AS event_code, i.blob_name, i.event_id, i.face_count
+           FROM images i JOIN events e ON e.id = i.event_id WHERE i.id = %s FOR UPDATE OF i""",
+        (image_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    _bury(conn, "id = %(key)s", image_id)
+    conn.execute("DELETE FROM images WHERE id = %s", (image_id,))
+    if row["face_count"]:
+        _faces_changed(conn, row["event_id"])
+    return {k: row[k] for k in ("image_id", "event_code", "blob_name")}
+
+
+def bury_event_images(conn: psycopg.Connection, event_id: int) -> int:
+    """Leave a tombstone for the blob name of every image of the event, upload tickets
+    included (before the event is deleted: its images go with it). Returns how many.
+
+    The caller holds the event row ``FOR UPDATE``: no image of the event can be added meanwhile."""
+    return _bury(conn, "event_id = %(key)s", event_id)
 
 
 def event_counts(conn: psycopg.Connection, event_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
@@ -174,27 +197,194 @@ def event_counts(conn: psycopg.Connection, event_ids: Sequence[int]) -> dict[int
     return {r["id"]: (r["images"], r["faces"]) for r in rows}
 
 
-def stale_pending(conn: psycopg.Connection, older_than_s: float) -> list[dict[str, Any]]:
-    """``(id, blob_name)`` of images still ``pending`` ``older_than_s`` seconds after their ticket."""
+# --------------------------------------------------------------------------- lifecycle
+
+#: Images not finished yet: the re-drive and expiry jobs look only at these.
+UNFINISHED = ("pending", "indexing")
+
+
+#: Seconds past an upload URL's expiry during which its upload may still land (a browser
+#: still sending when the URL expires) and be run by the blob trigger.
+UPLOAD_GRACE_S = 3600
+
+#: How far storage's clock may be from the database's, and the resolution of a blob's
+#: last-modified time (HTTP dates have whole seconds): a blob last written within this much
+#: of a delete counts as written before it. Erring this way, a re-upload in those seconds is
+#: deleted; erring the other way, a deleted photo could come back.
+STORAGE_CLOCK_SKEW = dt.timedelta(seconds=5)
+
+
+def _bury(conn: psycopg.Connection, where: str, key: object) -> int:
+    # A photo uploaded through a ticket: its upload URL may write the blob again until it
+    # expires, so any blob under the name is refused until then (plus the grace). A blob
+    # another client wrote (no ticket: no original filename): only that very blob, written
+    # before the delete, is refused; the client may upload the name again.
     return conn.execute(
-        """SELECT id, blob_name FROM images
-           WHERE status = 'pending' AND created_at < now() - make_interval(secs => %s)""",
-        (older_than_s,),
+        f"""INSERT INTO deleted_blobs (blob_name, image_id, reuploads_blocked_until)
+            SELECT blob_name, id, CASE WHEN original_filename IS NOT NULL THEN
+                       greatest(now(), created_at + make_interval(secs => %(ttl)s)) + make_interval(secs => %(grace)s)
+                   END
+            FROM images WHERE {where}
+            ON CONFLICT (blob_name) DO UPDATE SET image_id = EXCLUDED.image_id, deleted_at = now(),
+                reuploads_blocked_until = EXCLUDED.reuploads_blocked_until""",
+        {"key": key, "ttl": get_settings().upload_url_ttl_s, "grace": UPLOAD_GRACE_S},
+    ).rowcount
+
+
+def buried_image(conn: psycopg.Connection, blob_name: str, written_at: dt.datetime) -> uuid.UUID | None:
+    """The image id of a deleted photo when the blob ``blob_name`` last written at
+    ``written_at`` (storage's time, timezone-aware) must be deleted, never indexed: it was
+    written before the photo's delete (a run that started before it, a late or repeated
+    delivery; within ``STORAGE_CLOCK_SKEW`` counts as before), or the photo's upload URL may
+    still have written it. Else ``None``."""
+    row = conn.execute(
+        """SELECT image_id FROM deleted_blobs
+           WHERE blob_name = %s AND (%s < deleted_at + %s OR now() < reuploads_blocked_until)""",
+        (blob_name, written_at, STORAGE_CLOCK_SKEW),
+    ).fetchone()
+    return None if row is None else row["image_id"]
+
+
+def old_tombstones(conn: psycopg.Connection, older_than_s: float, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` tombstones older than ``older_than_s`` seconds, oldest first:
+    ``blob_name``, ``image_id``, ``deleted_at``, and ``reused``: whether an image now holds
+    that blob name or image id (its blob and thumbnails are that image's now)."""
+    return conn.execute(
+        """SELECT d.blob_name, d.image_id, d.deleted_at,
+                  EXISTS (SELECT 1 FROM images i WHERE i.blob_name = d.blob_name OR i.id = d.image_id) AS reused
+           FROM deleted_blobs d
+           WHERE d.deleted_at < now() - make_interval(secs => %s) ORDER BY d.deleted_at LIMIT %s""",
+        (older_than_s, limit),
     ).fetchall()
 
 
-def fail_stale(conn: psycopg.Connection, image_ids: Sequence[uuid.UUID], arrived: Sequence[uuid.UUID]) -> None:
-    """Mark failed the images of ``image_ids`` still ``pending``: ``not_indexed`` for those
-    whose blob ``arrived``, else ``not_uploaded``."""
+def forget_tombstones(conn: psycopg.Connection, tombstones: Sequence[Mapping[str, Any]]) -> int:
+    """Delete these tombstones (rows of ``old_tombstones``), except any renewed since (a
+    later delete of the same name). Returns how many went."""
+    return conn.execute(
+        """DELETE FROM deleted_blobs d USING unnest(%s::text[], %s::timestamptz[]) AS t(blob_name, deleted_at)
+           WHERE d.blob_name = t.blob_name AND d.deleted_at = t.deleted_at""",
+        ([t["blob_name"] for t in tombstones], [t["deleted_at"] for t in tombstones]),
+    ).rowcount
+
+
+def start_indexing(conn: psycopg.Connection, image_id: uuid.UUID, event_id: int, blob_name: str,
+                   size_bytes: int, written_at: dt.datetime) -> bool:
+    """Record that an indexing run starts on the image: a ``pending`` one (or one without a
+    row yet: a blob written by another client) becomes ``indexing`` now; a ``processed`` or
+    ``failed`` one keeps its status and faces until the run's result replaces them.
+
+    Returns ``False``, writing nothing, when the blob (last written at ``written_at``) is
+    one of a deleted photo (``buried_image``; a row this statement re-created is removed
+    again). Raises ``psycopg.errors.ForeignKeyViolation`` when the event is gone.
+    """
     conn.execute(
-        """UPDATE images SET status = 'failed', processed_at = now(),
-               failure_code = CASE WHEN id = ANY(%(arrived)s) THEN 'not_indexed' ELSE 'not_uploaded' END,
-               failure_reason = CASE WHEN id = ANY(%(arrived)s)
-                   THEN 'The photo arrived but could not be indexed; upload it again.'
-                   ELSE 'No photo arrived before the upload URL expired.' END
-           WHERE id = ANY(%(ids)s) AND status = 'pending'""",
-        {"arrived": list(arrived), "ids": list(image_ids)},
+        """INSERT INTO images (id, event_id, blob_name, status, size_bytes, indexing_started_at)
+           VALUES (%(id)s, %(event_id)s, %(blob)s, 'indexing', %(size)s, now())
+           ON CONFLICT (id) DO UPDATE SET status = 'indexing', indexing_started_at = now(),
+                                          size_bytes = EXCLUDED.size_bytes
+           WHERE images.status IN ('pending', 'indexing')""",
+        {"id": image_id, "event_id": event_id, "blob": blob_name, "size": size_bytes},
     )
+    # A separate statement sees a delete that committed while the insert above waited for
+    # the row: the insert then made a new row for a deleted photo.
+    if buried_image(conn, blob_name, written_at) is not None:
+        conn.execute("DELETE FROM images WHERE blob_name = %s", (blob_name,))
+        return False
+    return True
+
+
+def lock_for_result(conn: psycopg.Connection, image_id: uuid.UUID, event_id: int, written_at: dt.datetime
+                    ) -> dict[str, Any] | None:
+    """Lock the image row to write the result of a run on the blob last written at
+    ``written_at``; return the row's ``status``, ``content_sha256`` and
+    ``detection_profile``, or ``None`` when the photo is gone: deleted (or its event) while
+    the run computed, or the blob is one of a deleted photo (``buried_image``; a row
+    re-created by a late run is removed). Then the run must write nothing and remove what
+    it wrote to storage. Hold the locks until commit: a delete waits for them.
+
+    The event row is locked first (``FOR KEY SHARE``), as an event's delete does (``FOR
+    UPDATE``) before it deletes the images: taken in the other order, a run writing its
+    result and the event's delete would wait for each other."""
+    if conn.execute("SELECT 1 FROM events WHERE id = %s FOR KEY SHARE", (event_id,)).fetchone() is None:
+        return None
+    row = conn.execute(
+        "SELECT blob_name, status, content_sha256, detection_profile FROM images WHERE id = %s FOR UPDATE",
+        (image_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    if buried_image(conn, row["blob_name"], written_at) is not None:
+        delete = conn.execute("DELETE FROM images WHERE id = %s RETURNING event_id, face_count", (image_id,)).fetchone()
+        if delete["face_count"]:
+            _faces_changed(conn, delete["event_id"])
+        return None
+    return row
+
+
+def stale_unfinished(conn: psycopg.Connection, older_than_s: float, lease_s: float) -> list[dict[str, Any]]:
+    """``id`` and ``blob_name`` of images whose ticket is over ``older_than_s`` seconds old
+    and that are still ``pending``, or ``indexing`` by a run that started over ``lease_s``
+    seconds ago (a dead run)."""
+    return conn.execute(
+        """SELECT id, blob_name FROM images
+           WHERE status IN ('pending', 'indexing') AND created_at < now() - make_interval(secs => %(old)s)
+             AND (status = 'pending' OR indexing_started_at < now() - make_interval(secs => %(lease)s))""",
+        {"old": older_than_s, "lease": lease_s},
+    ).fetchall()
+
+
+def fail_unfinished(conn: psycopg.Connection, image_ids: Sequence[uuid.UUID], code: str, reason: str) -> int:
+    """Mark ``failed`` with ``code`` and ``reason`` the images of ``image_ids`` that are still
+    ``pending`` or ``indexing``; return how many."""
+    return conn.execute(
+        """UPDATE images SET status = 'failed', processed_at = now(), failure_code = %s, failure_reason = %s,
+                             next_redrive_at = NULL
+           WHERE id = ANY(%s) AND status IN ('pending', 'indexing')""",
+        (code, reason, list(image_ids)),
+    ).rowcount
+
+
+def redrive_candidates(conn: psycopg.Connection, *, pending_after_s: float, lease_s: float, limit: int
+                       ) -> list[dict[str, Any]]:
+    """Up to ``limit`` images the re-drive job should look at now, longest waiting first:
+    ``pending`` with a ticket over ``pending_after_s`` seconds old, or ``indexing`` by a run
+    that started over ``lease_s`` seconds ago, and due (``next_redrive_at`` passed or unset).
+    Rows: ``id``, ``blob_name``, ``status``, ``redrive_attempts``."""
+    return conn.execute(
+        """SELECT id, blob_name, status, redrive_attempts FROM images
+           WHERE status IN ('pending', 'indexing')
+             AND (status = 'pending' AND created_at < now() - make_interval(secs => %(pending)s)
+                  OR status = 'indexing' AND indexing_started_at < now() - make_interval(secs => %(lease)s))
+             AND (next_redrive_at IS NULL OR next_redrive_at <= now())
+           ORDER BY coalesce(next_redrive_at, created_at), id LIMIT %(limit)s""",
+        {"pending": pending_after_s, "lease": lease_s, "limit": limit},
+    ).fetchall()
+
+
+def defer_redrive(conn: psycopg.Connection, image_id: uuid.UUID, seconds: float) -> None:
+    """Have the re-drive job look at the image again in ``seconds`` at the earliest (its blob
+    has not come yet, or only just came); not counted as an attempt."""
+    conn.execute("UPDATE images SET next_redrive_at = now() + make_interval(secs => %s) WHERE id = %s",
+                 (seconds, image_id))
+
+
+def claim_redrive(conn: psycopg.Connection, image_id: uuid.UUID, *, lease_s: float, backoff_s: float,
+                  backoff_max_s: float) -> int | None:
+    """Count one re-drive attempt on the image, if it is still unfinished, due, and not being
+    indexed by a live run (one that started under ``lease_s`` seconds ago); the next one may
+    come ``backoff_s * 2**attempts_before`` seconds later, at most ``backoff_max_s``.
+    Returns the attempts made before this one, or ``None`` when the image needs none now."""
+    row = conn.execute(
+        """UPDATE images SET redrive_attempts = redrive_attempts + 1,
+               next_redrive_at = now() + make_interval(secs => least(%(max)s, %(base)s * power(2, redrive_attempts)))
+           WHERE id = %(id)s AND status IN ('pending', 'indexing')
+             AND (next_redrive_at IS NULL OR next_redrive_at <= now())
+             AND NOT (status = 'indexing' AND indexing_started_at >= now() - make_interval(secs => %(lease)s))
+           RETURNING redrive_attempts - 1 AS before""",
+        {"id": image_id, "lease": lease_s, "base": backoff_s, "max": backoff_max_s},
+    ).fetchone()
+    return None if row is None else row["before"]
 
 
 # --------------------------------------------------------------------------- ingest
@@ -250,23 +440,19 @@ class ImageRecord:
     sha256: bytes | None = None
 
 
-def _upsert_image(conn: psycopg.Connection, image: ImageRecord, *, status: str, code: str | None = None,
+def _write_result(conn: psycopg.Connection, image: ImageRecord, *, status: str, code: str | None = None,
                   reason: str | None = None) -> None:
-    conn.execute(
-        """INSERT INTO images (id, event_id, blob_name, status, failure_code, failure_reason, size_bytes,
-                               width, height, face_count, processing_seconds, detection_profile, processed_at,
-                               content_sha256)
-           VALUES (%(image_id)s, %(event_id)s, %(blob_name)s, %(status)s, %(code)s, %(reason)s, %(size_bytes)s,
-                   %(width)s, %(height)s, %(face_count)s, %(seconds)s, %(profile)s, now(), %(sha256)s)
-           ON CONFLICT (id) DO UPDATE SET
-               status = EXCLUDED.status, failure_code = EXCLUDED.failure_code,
-               failure_reason = EXCLUDED.failure_reason, size_bytes = EXCLUDED.size_bytes,
-               width = EXCLUDED.width, height = EXCLUDED.height, face_count = EXCLUDED.face_count,
-               processing_seconds = EXCLUDED.processing_seconds,
-               detection_profile = EXCLUDED.detection_profile, processed_at = EXCLUDED.processed_at,
-               content_sha256 = EXCLUDED.content_sha256""",
+    # An UPDATE, never an insert: a result must not re-create a photo deleted meanwhile.
+    updated = conn.execute(
+        """UPDATE images SET status = %(status)s, failure_code = %(code)s, failure_reason = %(reason)s,
+               size_bytes = %(size_bytes)s, width = %(width)s, height = %(height)s, face_count = %(face_count)s,
+               processing_seconds = %(seconds)s, detection_profile = %(profile)s, processed_at = now(),
+               content_sha256 = %(sha256)s, next_redrive_at = NULL
+           WHERE id = %(image_id)s""",
         {**vars(image), "status": status, "code": code, "reason": reason},
-    )
+    ).rowcount
+    if not updated:
+        raise LookupError(f"image {image.image_id} is gone: call lock_for_result first, in the same transaction")
 
 
 @dataclass(frozen=True)
@@ -292,8 +478,9 @@ def clear_faces(conn: psycopg.Connection, image_id: uuid.UUID) -> None:
 
 
 def save_processed(conn: psycopg.Connection, image: ImageRecord, faces: Sequence[FaceRecord]) -> None:
-    """Store an indexed image: the row ``processed`` and its faces (replacing any it had)."""
-    _upsert_image(conn, image, status="processed")
+    """Store an indexed image: the row ``processed`` and its faces (replacing any it had).
+    The row must be locked by ``lock_for_result`` in this transaction (``LookupError`` if it is gone)."""
+    _write_result(conn, image, status="processed")
     clear_faces(conn, image.image_id)
     with conn.cursor() as cur:
         cur.executemany(
@@ -308,9 +495,10 @@ def save_processed(conn: psycopg.Connection, image: ImageRecord, faces: Sequence
 
 
 def save_failure(conn: psycopg.Connection, image: ImageRecord, code: str, reason: str) -> None:
-    """Store an image that cannot be indexed: the row ``failed`` with ``code`` and ``reason``, no faces."""
+    """Store an image that cannot be indexed: the row ``failed`` with ``code`` and ``reason``, no
+    faces. The row must be locked by ``lock_for_result`` in this transaction (``LookupError`` if it is gone)."""
+    _write_result(conn, image, status="failed", code=code, reason=reason)
     had_faces = conn.execute("DELETE FROM faces WHERE image_id = %s", (image.image_id,)).rowcount
-    _upsert_image(conn, image, status="failed", code=code, reason=reason)
     if had_faces:
         _faces_changed(conn, image.event_id)
 

@@ -6,20 +6,13 @@ from __future__ import annotations
 
 import requests
 
-from tests.helpers import photo, run_blob_trigger
+from tests.helpers import photo, run_blob_trigger, upload_ticket
 
 JPEG_HEADERS = {"x-ms-blob-type": "BlockBlob", "Content-Type": "image/jpeg"}
 
 
-def ticket(api, code: str, content_type: str = "image/jpeg") -> dict:
-    status, body = api("create_uploads", "POST", route={"code": code},
-                       json_body={"files": [{"filename": "p.jpg", "content_type": content_type}]})
-    assert status == 201, body
-    return body["uploads"][0]
-
-
 def test_an_upload_url_cannot_overwrite_or_relabel_the_photo_it_created(api, functions, event):
-    upload = ticket(api, event["code"])
+    upload = upload_ticket(api, event["code"])
     url = upload["upload_url"]
     assert requests.put(url, data=photo("obama_1.jpg"), headers=JPEG_HEADERS, timeout=30).status_code == 201
     # Another person's photo, garbage, or new metadata through the same URL: refused.
@@ -33,7 +26,7 @@ def test_an_upload_url_cannot_overwrite_or_relabel_the_photo_it_created(api, fun
 
 
 def test_a_photo_uploaded_as_html_is_served_as_the_image_it_is(api, functions, event):
-    upload = ticket(api, event["code"])
+    upload = upload_ticket(api, event["code"])
     url = upload["upload_url"]
     sent = requests.put(url, data=photo("biden_1.jpg"), timeout=30,
                         headers={"x-ms-blob-type": "BlockBlob", "Content-Type": "text/html"})
@@ -51,7 +44,7 @@ def test_a_photo_uploaded_as_html_is_served_as_the_image_it_is(api, functions, e
 
 
 def test_a_failed_image_has_no_read_url(api, functions, event):
-    upload = ticket(api, event["code"])
+    upload = upload_ticket(api, event["code"])
     assert requests.put(upload["upload_url"], data=b"<html>not a photo</html>", timeout=30,
                         headers={"x-ms-blob-type": "BlockBlob", "Content-Type": "text/html"}).status_code == 201
     run_blob_trigger(functions, upload["blob_name"])

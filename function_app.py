@@ -5,10 +5,12 @@ import azure.functions as func
 
 from kanta.clusters.functions import bp as clusters
 from kanta.events.functions import bp as events
+from kanta.guests.functions import bp as guests
 from kanta.images.functions import bp as images
+from kanta.privacy.functions import bp as privacy
 from kanta.search.functions import bp as search
 from kanta.system.functions import bp as system
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (system, events, images, clusters, search):
+for blueprint in (system, events, images, clusters, search, guests, privacy):
     app.register_functions(blueprint)

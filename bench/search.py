@@ -65,13 +65,14 @@ sys.path.insert(0, str(ROOT))
 from common import git_state  # bench/common.py: this directory is on sys.path
 
 from kanta.config import Settings
+from kanta.faces import DESCRIPTOR_DIM
 from kanta.local.services import LocalPostgres
 from kanta.migrate import migrate
 from kanta.search import descriptors
 from kanta.search.matching import NO_PERSON, SearchCuts, select_faces
 from kanta.search.service import find_photos
 
-DIM = 128
+DIM = DESCRIPTOR_DIM
 TOP_K = 20
 FACES_PER_PHOTO = 10
 #: Share of faces not clustered yet (uploaded since the last run).

@@ -136,6 +136,29 @@ class Settings(BaseSettings):
         0.52, gt=0, validation_alias=AliasChoices("KANTA_SEARCH_PERSON_MAX_DISTANCE")
     )
 
+    # Public base URL of Kanta's HTTP API for links handed to guests, without "/api" (e.g.
+    # https://photos.example.com): a guest link's join_url is {this}/api/join/{code}#t=<token>.
+    # Empty: the scheme and host of the request that made the link. Set it behind a proxy or
+    # a custom domain, where the app sees another host name than guests use.
+    public_url: str = Field("", pattern=r"^(https?://[^/?#\s]+(/[^?#\s]*)?)?$",
+                            validation_alias=AliasChoices("KANTA_PUBLIC_URL"))
+
+    # Abuse caps of guest links (kanta.guests.service): fixed windows (whole UTC hours and
+    # days) counted in PostgreSQL, so every instance counts against the same cap; over one,
+    # 429 with Retry-After. An event has one guest link, shared by all its guests, so the
+    # hourly caps are a whole event's: sized for a large wedding's busiest hour (200 guests, a
+    # tenth uploading 50 photos: 1000 upload URLs; most of them searching: 300 selfies), they
+    # bound what a leaked link costs: a selfie search is about 0.2-0.4 s of one core
+    # (bench/README.md), 300 an hour a few CPU-minutes; an upload costs its indexing (1-2 s)
+    # and its storage, 5000 a day per event at most. Forgetting a face erases photos, so a
+    # link may ask it only a few times an hour.
+    guest_uploads_per_hour: int = Field(1000, ge=1, validation_alias=AliasChoices("KANTA_GUEST_UPLOADS_PER_HOUR"))
+    guest_searches_per_hour: int = Field(300, ge=1, validation_alias=AliasChoices("KANTA_GUEST_SEARCHES_PER_HOUR"))
+    guest_forgets_per_hour: int = Field(10, ge=1, validation_alias=AliasChoices("KANTA_GUEST_FORGETS_PER_HOUR"))
+    guest_uploads_per_event_day: int = Field(
+        5000, ge=1, validation_alias=AliasChoices("KANTA_GUEST_UPLOADS_PER_EVENT_DAY")
+    )
+
     @model_validator(mode="after")
     def _eps_under_cap(self) -> Settings:
         # graph_average and the incremental assignment need it (kanta.clusters.algorithm).

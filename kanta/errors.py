@@ -50,6 +50,24 @@ class Unavailable(KantaError):
     """A service Kanta needs (the database) cannot be reached; retry shortly."""
 
 
+class Unauthorized(KantaError):
+    """The request carries no credential, or one that is malformed, unknown, expired or
+    revoked (a guest link's token)."""
+
+
+class Forbidden(KantaError):
+    """The credential is good but does not allow this (a right the guest link withholds)."""
+
+
+class TooManyRequests(KantaError):
+    """A cap on how often something may be done is reached; ``retry_after_s`` (whole
+    seconds, at least 1) is when the current window ends and it may be done again."""
+
+    def __init__(self, code: str, message: str, retry_after_s: int) -> None:
+        super().__init__(code, message)
+        self.retry_after_s = max(1, int(retry_after_s))
+
+
 class Failed(KantaError):
     """An operation failed on Kanta's side in a way its caller must see (admin only)."""
 

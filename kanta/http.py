@@ -24,11 +24,14 @@ from pydantic import BaseModel, ValidationError
 from kanta.errors import (
     Conflict,
     Failed,
+    Forbidden,
     Invalid,
     KantaError,
     Malformed,
     NotFound,
     TooLarge,
+    TooManyRequests,
+    Unauthorized,
     Unavailable,
     UnsupportedMediaType,
     not_found,
@@ -43,11 +46,14 @@ M = TypeVar("M", bound=BaseModel)
 #: HTTP status of each domain error (``kanta.errors``): the only place that knows.
 STATUS: dict[type[KantaError], int] = {
     Malformed: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     TooLarge: 413,
     UnsupportedMediaType: 415,
     Invalid: 422,
+    TooManyRequests: 429,
     Failed: 500,
     Unavailable: 503,
 }
@@ -75,12 +81,27 @@ def no_content() -> func.HttpResponse:
     return func.HttpResponse(status_code=204)
 
 
+def headers_of(err: KantaError) -> dict[str, str]:
+    """The headers an error's status calls for: ``WWW-Authenticate: Bearer`` with a 401 (RFC
+    9110 §11.6.1 requires the challenge; Bearer, RFC 6750, is how guests authenticate) and
+    ``Retry-After`` (seconds) with a 429 (RFC 6585 §4)."""
+    if isinstance(err, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(err, TooManyRequests):
+        return {"Retry-After": str(err.retry_after_s)}
+    return {}
+
+
 def error_response(err: KantaError) -> func.HttpResponse:
-    """The JSON error response of a domain error: ``{code, message, details?}`` with its status."""
+    """The JSON error response of a domain error: ``{code, message, details?}`` with its
+    status and headers (``headers_of``)."""
     body: dict[str, Any] = {"code": err.code, "message": err.message}
     if err.details is not None:
         body["details"] = err.details
-    return json_response(body, status_of(err))
+    response = json_response(body, status_of(err))
+    for name, value in headers_of(err).items():
+        response.headers[name] = value
+    return response
 
 
 #: What each of pydantic's error types says, in Kanta's words: ``type -> (Kanta's type,

@@ -154,12 +154,14 @@ def _query_bool(value: Any) -> Any:
 
 def QueryInt(ge: int, le: int) -> Any:
     """An integer query parameter in ``[ge, le]``, in ASCII digits (optional ``-``)."""
-    return Annotated[int, BeforeValidator(_query_int), Field(ge=ge, le=le)]
+    # The bounds before the validator: the same checks, but on the integer schema itself, so
+    # its JSON schema says minimum/maximum (after a validator pydantic writes "ge"/"le").
+    return Annotated[int, Field(ge=ge, le=le), BeforeValidator(_query_int)]
 
 
 def QueryNumber(gt: float, le: float) -> Any:
     """A number query parameter in ``(gt, le]``, written ``123`` or ``0.48`` in ASCII digits."""
-    return Annotated[float, BeforeValidator(_query_number), Field(gt=gt, le=le)]
+    return Annotated[float, Field(gt=gt, le=le), BeforeValidator(_query_number)]
 
 
 #: A boolean query parameter: ``true`` or ``false``.

@@ -3,8 +3,9 @@ called the way the Functions host calls them, and resetting Kanta's cached clien
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,63 @@ def side_by_side(*names: str) -> bytes:
     buf = io.BytesIO()
     canvas.save(buf, "JPEG", quality=92)
     return buf.getvalue()
+
+
+def guest_link(api: Api, code: str, **body: Any) -> dict[str, Any]:
+    """Create (or rotate) event ``code``'s guest link as its host, with ``body``
+    (``expires_at``, ``rights``); the 201 body, token included."""
+    status, link = api("create_guest_link", "POST", route={"code": code}, json_body=body)
+    assert status == 201, link
+    return link
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The headers of a guest request: the guest link's token, and no function key."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def face_thumbnails(code: str) -> set[str]:
+    """Names of every blob of event ``code`` in the faces container (its face thumbnails)."""
+    from kanta.storage import faces_container
+
+    return {b.name for b in faces_container().list_blobs(name_starts_with=f"{code}/")}
+
+
+def event_blobs(code: str) -> set[str]:
+    """Names of every blob of event ``code`` in the uploads container (its photos)."""
+    from kanta.storage import uploads_container
+
+    return {b.name for b in uploads_container().list_blobs(name_starts_with=f"{code}/")}
+
+
+def downscaled(data: bytes, side: int = 400) -> bytes:
+    """A photo at most ``side`` pixels a side, as JPEG: indexing it again (a route may) stays quick."""
+    import io
+
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(data)).convert("RGB")
+    img.thumbnail((side, side))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+@contextlib.contextmanager
+def local_host(app: func.FunctionApp) -> Iterator[str]:
+    """Serve ``app`` with Kanta's local host over real HTTP on a free port, in a thread;
+    yields its origin (``http://127.0.0.1:<port>``)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from kanta.local.host import build_wsgi_app
+    from kanta.local.services import free_port
+
+    port = free_port()
+    server = make_server("127.0.0.1", port, build_wsgi_app(app), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()

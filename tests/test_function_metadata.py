@@ -14,6 +14,9 @@ from kanta.local.services import ROOT
 HTTP = {
     "health": ("health", ["GET"], "ANONYMOUS"),
     "run_migrations": ("migrations", ["POST"], "ADMIN"),
+    "openapi_document": ("openapi.json", ["GET"], "ANONYMOUS"),
+    "api_docs": ("docs", ["GET"], "ANONYMOUS"),
+    "api_docs_file": ("docs/{file}", ["GET"], "ANONYMOUS"),
     "create_event": ("events", ["POST"], "FUNCTION"),
     "list_events": ("events", ["GET"], "FUNCTION"),
     "get_event": ("events/{code}", ["GET"], "FUNCTION"),
@@ -30,6 +33,17 @@ HTTP = {
     "update_cluster": ("events/{code}/clusters/{cluster_id}", ["PATCH"], "FUNCTION"),
     "merge_cluster": ("events/{code}/clusters/{cluster_id}/merge", ["POST"], "FUNCTION"),
     "move_face": ("faces/{face_id}/cluster", ["PUT"], "FUNCTION"),
+    "create_guest_link": ("events/{code}/guest-link", ["POST"], "FUNCTION"),
+    "get_guest_link": ("events/{code}/guest-link", ["GET"], "FUNCTION"),
+    "delete_guest_link": ("events/{code}/guest-link", ["DELETE"], "FUNCTION"),
+    # Guest routes: no function key; the guest link's token is checked by kanta.guests.service.
+    "guest_event": ("guest/events/{code}", ["GET"], "ANONYMOUS"),
+    "guest_create_uploads": ("guest/events/{code}/uploads", ["POST"], "ANONYMOUS"),
+    "guest_upload_status": ("guest/events/{code}/uploads/{image_id}", ["GET"], "ANONYMOUS"),
+    "guest_search": ("guest/events/{code}/search", ["POST"], "ANONYMOUS"),
+    "guest_images": ("guest/events/{code}/images", ["GET"], "ANONYMOUS"),
+    "guest_forget": ("guest/events/{code}/forget", ["POST"], "ANONYMOUS"),
+    "erase_person": ("events/{code}/clusters/{cluster_id}/erase", ["POST"], "FUNCTION"),
 }
 #: One timer per job: its schedule (six-field NCRONTAB), fixed unless an app setting names it.
 TIMERS = {
@@ -37,6 +51,8 @@ TIMERS = {
     "expire_uploads_timer": "0 */10 * * * *",
     "redrive_uploads_timer": "0 */2 * * * *",
     "purge_tombstones_timer": "0 30 * * * *",
+    "purge_guest_counters_timer": "0 15 * * * *",
+    "retention_timer": "0 45 * * * *",
 }
 
 

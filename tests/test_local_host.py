@@ -6,15 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import threading
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
-from kanta.local.host import BlobPoller, TimerRunner, build_wsgi_app
-from kanta.local.services import free_port
-from tests.helpers import photo, put_blob
+from kanta.local.host import BlobPoller, TimerRunner
+from tests.helpers import local_host, photo, put_blob
 
 
 @pytest.fixture
@@ -26,12 +23,8 @@ def app(services):
 
 @pytest.fixture
 def base_url(app):
-    port = free_port()
-    server = make_server("127.0.0.1", port, build_wsgi_app(app), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}/api"
-    server.shutdown()
+    with local_host(app) as origin:
+        yield f"{origin}/api"
 
 
 def test_http_functions_are_served_under_api(base_url):
@@ -75,8 +68,8 @@ def test_timer_runner_fires_due_timers(app, api, event):
     run_blob_trigger(api.functions, f"{event['code']}/t.jpg")
     runner = TimerRunner(app)
     names = [name for _, name, _ in runner.timers]
-    assert sorted(names) == ["expire_uploads_timer", "purge_tombstones_timer", "recluster_timer",
-                             "redrive_uploads_timer"]
+    assert sorted(names) == ["expire_uploads_timer", "purge_guest_counters_timer", "purge_tombstones_timer",
+                             "recluster_timer", "redrive_uploads_timer", "retention_timer"]
     recluster = names.index("recluster_timer")
     next_run = runner.next_runs[recluster]
     assert next_run > dt.datetime.now() and next_run.minute % 10 == 0 and next_run.second == 0

@@ -7,9 +7,21 @@ import logging
 import azure.functions as func
 
 from kanta.clusters import service
-from kanta.clusters.schemas import ClusterListQuery, ClusterMerge, ClusterUpdate, FaceMove
+from kanta.clusters.schemas import (
+    Cluster,
+    ClusterId,
+    ClusterList,
+    ClusterListQuery,
+    ClusterMerge,
+    ClusterRun,
+    ClusterUpdate,
+    FaceAssignment,
+    FaceMove,
+)
 from kanta.config import RECLUSTER_SCHEDULE_SETTING
+from kanta.events.schemas import EventCode
 from kanta.http import api, json_response, parse_json, parse_query, route_int
+from kanta.openapi import RouteInt, operation
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +41,8 @@ def recluster_timer(timer: func.TimerRequest) -> None:
 
 @bp.function_name("recluster_event")
 @bp.route(route="events/{code}/recluster", methods=["POST"])
+@operation(summary="Sort an event's faces into people now", tag="clusters", path={"code": EventCode},
+           responses={200: ClusterRun}, errors=("event_not_found",))
 @api
 def recluster_event(req: func.HttpRequest) -> func.HttpResponse:
     """``POST /api/events/{code}/recluster`` → 200 run summary; 404."""
@@ -37,6 +51,8 @@ def recluster_event(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.function_name("list_clusters")
 @bp.route(route="events/{code}/clusters", methods=["GET"])
+@operation(summary="List an event's people, largest first", tag="clusters", path={"code": EventCode},
+           query=ClusterListQuery, responses={200: ClusterList}, errors=("event_not_found",))
 @api
 def list_clusters(req: func.HttpRequest) -> func.HttpResponse:
     """``GET /api/events/{code}/clusters?sample_size=3&limit=50&offset=0`` → ``{items,
@@ -48,6 +64,8 @@ def list_clusters(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.function_name("update_cluster")
 @bp.route(route="events/{code}/clusters/{cluster_id}", methods=["PATCH"])
+@operation(summary="Name a person", tag="clusters", path={"code": EventCode, "cluster_id": ClusterId},
+           body=ClusterUpdate, responses={200: Cluster}, errors=("event_not_found", "cluster_not_found"))
 @api
 def update_cluster(req: func.HttpRequest) -> func.HttpResponse:
     """``PATCH /api/events/{code}/clusters/{cluster_id}`` ``{name}`` → the person; 404; 422."""
@@ -58,6 +76,9 @@ def update_cluster(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.function_name("merge_cluster")
 @bp.route(route="events/{code}/clusters/{cluster_id}/merge", methods=["POST"])
+@operation(summary="Merge a person into another", tag="clusters", path={"code": EventCode, "cluster_id": ClusterId},
+           body=ClusterMerge, responses={200: Cluster},
+           errors=("event_not_found", "cluster_not_found", "same_cluster", "people_busy"))
 @api
 def merge_cluster(req: func.HttpRequest) -> func.HttpResponse:
     """``POST /api/events/{code}/clusters/{cluster_id}/merge`` ``{into}`` → the merged person;
@@ -69,6 +90,9 @@ def merge_cluster(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.function_name("move_face")
 @bp.route(route="faces/{face_id}/cluster", methods=["PUT"])
+@operation(summary="Put a face in a person, or take it out", tag="clusters", path={"face_id": RouteInt},
+           body=FaceMove, responses={200: FaceAssignment},
+           errors=("face_not_found", "cluster_not_found", "face_excluded", "not_in_cluster", "people_busy"))
 @api
 def move_face(req: func.HttpRequest) -> func.HttpResponse:
     """``PUT /api/faces/{face_id}/cluster`` ``{cluster_id}`` (``null``: "not this person")

@@ -181,16 +181,32 @@ def _require_cluster(conn: psycopg.Connection, event_id: int, cluster_id: int) -
 CORRECTION_WAIT_S = 60
 
 
-def _correcting(conn: psycopg.Connection, event_id: int) -> None:
-    """Start a correction of an event's people in this transaction: wait for a running
-    re-clustering of the event to commit (the run's advisory lock), so the correction lands
-    on top of its result instead of being overwritten by it, and schedule the next run.
-    Raises ``Unavailable`` ``people_busy`` after ``CORRECTION_WAIT_S`` seconds."""
+def hold_people(conn: psycopg.Connection, event_id: int) -> None:
+    """Hold the event's people until this transaction ends: wait for a running re-clustering
+    of the event to commit (the run's advisory lock; a run that starts meanwhile is skipped),
+    so what the caller changes lands on top of its result. Corrections and erasures take it.
+    Raises ``Unavailable`` ``people_busy`` after ``CORRECTION_WAIT_S`` seconds (the
+    transaction's ``lock_timeout`` stays that long for the locks taken after)."""
     conn.execute(f"SET LOCAL lock_timeout = '{CORRECTION_WAIT_S}s'")
     try:
         conn.execute("SELECT pg_advisory_xact_lock(%s::int, %s::int)", (_LOCK_NAMESPACE, event_id))
     except psycopg.errors.LockNotAvailable:
         raise Unavailable("people_busy", "The people of this event are being sorted again; try in a minute.") from None
+
+
+def forget_names(conn: psycopg.Connection, event_id: int, persons: list[int] | None = None) -> None:
+    """Delete the names of the event's ``persons`` (``None``: of all its people): a person's
+    name is personal data too, and goes when their faces do."""
+    conn.execute("DELETE FROM clusters WHERE event_id = %s AND (%s::int[] IS NULL OR cluster_id = ANY(%s))",
+                 (event_id, persons, persons))
+
+
+def _correcting(conn: psycopg.Connection, event_id: int) -> None:
+    """Start a correction of an event's people in this transaction: wait for a running
+    re-clustering of the event to commit (``hold_people``), so the correction lands on top of
+    its result instead of being overwritten by it, and schedule the next run.
+    Raises ``Unavailable`` ``people_busy`` after ``CORRECTION_WAIT_S`` seconds."""
+    hold_people(conn, event_id)
     conn.execute("UPDATE events SET corrections_version = corrections_version + 1 WHERE id = %s", (event_id,))
 
 

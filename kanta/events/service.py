@@ -1,9 +1,11 @@
-"""Events logic: SQL over the ``events`` table, used by ``kanta.events.functions``."""
+"""Events logic: SQL over the ``events`` table, used by ``kanta.events.functions`` (and, for an
+event's privacy settings and records, by ``kanta.privacy`` and the services that obey them)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -14,15 +16,27 @@ from kanta.db import connection
 from kanta.errors import Conflict, Invalid, not_found
 from kanta.events.schemas import EVENT_CODE_PATTERN, Event, EventCreate, EventList, EventListQuery, EventUpdate
 from kanta.images import store
+from kanta.privacy.policy import DEFAULT_CONSENT_TEXT
 from kanta.search import descriptors
 from kanta.validation import MAX_EVENT_DURATION
 
 #: SQL predicate for "the event is happening now"; open-ended bounds count as running.
 RUNNING_SQL = "((e.starts_at IS NULL OR e.starts_at <= now()) AND (e.ends_at IS NULL OR e.ends_at > now()))"
 
+#: SQL: when the event's face data is due for deletion (``NULL``: no retention):
+#: ``retention_days`` after the latest of its end, its creation, its last photo (upload ticket
+#: or blob) and ``retention_from`` (an upgrade never shortens a retention). Photos uploaded
+#: after the event (a host who creates it afterwards) keep their faces for the full period.
+RETENTION_ENDS_SQL = """(CASE WHEN e.retention_days IS NOT NULL THEN
+    greatest(e.ends_at, e.created_at, e.retention_from,
+             (SELECT max(i.created_at) FROM images i WHERE i.event_id = e.id))
+    + make_interval(days => e.retention_days) END)"""
+
 _SELECT = f"""
 SELECT e.id, e.code, e.name, e.description, e.starts_at, e.ends_at, {RUNNING_SQL} AS running,
-       e.created_at, e.updated_at, e.last_clustered_at
+       e.created_at, e.updated_at, e.last_clustered_at, e.face_search, e.consent_text, e.retention_days,
+       {RETENTION_ENDS_SQL} AS retention_ends_at, e.retention_deletes_photos, e.faces_purged_at,
+       e.purged_face_count, e.erased_face_count
 FROM events e
 """
 
@@ -30,7 +44,9 @@ FROM events e
 def _events(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> list[Event]:
     """Events from rows of ``_SELECT``, with their image and face counts (``kanta.images.store``)."""
     counts = store.event_counts(conn, [r["id"] for r in rows])
-    return [Event.model_validate(r | dict(zip(("image_count", "face_count"), counts.get(r["id"], (0, 0)))))
+    return [Event.model_validate(r | dict(zip(("image_count", "face_count"), counts.get(r["id"], (0, 0))))
+                                 | {"consent_text": r["consent_text"] or DEFAULT_CONSENT_TEXT,
+                                    "consent_text_is_default": r["consent_text"] is None})
             for r in rows]
 
 
@@ -62,8 +78,10 @@ def create_event(body: EventCreate) -> Event:
     with connection() as conn:
         try:
             conn.execute(
-                """INSERT INTO events (code, name, description, starts_at, ends_at)
-                   VALUES (%(code)s, %(name)s, %(description)s, %(starts_at)s, %(ends_at)s)""",
+                """INSERT INTO events (code, name, description, starts_at, ends_at, face_search, consent_text,
+                                      retention_days, retention_deletes_photos)
+                   VALUES (%(code)s, %(name)s, %(description)s, %(starts_at)s, %(ends_at)s, %(face_search)s,
+                           %(consent_text)s, %(retention_days)s, %(retention_deletes_photos)s)""",
                 body.model_dump(),
             )
         except psycopg.errors.UniqueViolation:
@@ -139,3 +157,58 @@ def delete_event(code: str) -> None:
     deleted_at = dt.datetime.now(dt.UTC)
     descriptors.forget(row["id"])
     storage.delete_prefix(f"{code}/", modified_before=deleted_at + store.STORAGE_CLOCK_SKEW)
+
+
+# --------------------------------------------------------------------------- privacy
+
+
+@dataclass(frozen=True)
+class FacePolicy:
+    """What an event allows with faces now: ``face_search``, guests may search by selfie;
+    ``purged``, its face data was deleted at the end of its retention, for good (it indexes
+    and searches no faces any more); ``retention_over``, its retention has ended (purged, or
+    due for the hourly purge); ``retention_deletes_photos``, its photos go at the purge too."""
+
+    event_id: int
+    face_search: bool
+    purged: bool
+    retention_over: bool
+    retention_deletes_photos: bool
+
+
+def face_policy(conn: psycopg.Connection, event_id: int, *, lock: bool = False) -> FacePolicy | None:
+    """The ``FacePolicy`` of event ``event_id``, or ``None`` when it is gone. ``lock``: take
+    the event row ``FOR UPDATE`` until commit (an erasure or a purge): an indexing run waits
+    for it before writing its result (``kanta.images.store.lock_for_result`` takes ``FOR KEY
+    SHARE``) and then sees what it did."""
+    row = conn.execute(
+        f"""SELECT e.face_search, e.faces_purged_at IS NOT NULL AS purged,
+                   coalesce(e.faces_purged_at IS NOT NULL OR {RETENTION_ENDS_SQL} <= now(), false) AS retention_over,
+                   e.retention_deletes_photos
+            FROM events e WHERE e.id = %s""" + (" FOR UPDATE" if lock else ""),
+        (event_id,),
+    ).fetchone()
+    return None if row is None else FacePolicy(event_id, row["face_search"], row["purged"], row["retention_over"],
+                                               row["retention_deletes_photos"])
+
+
+def retention_due(conn: psycopg.Connection, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` events whose retention has ended and whose face data is not purged
+    yet, longest overdue first: ``id`` and ``code``."""
+    return conn.execute(
+        f"""SELECT e.id, e.code FROM events e
+            WHERE e.faces_purged_at IS NULL AND e.retention_days IS NOT NULL AND {RETENTION_ENDS_SQL} <= now()
+            ORDER BY {RETENTION_ENDS_SQL}, e.id LIMIT %s""",
+        (limit,),
+    ).fetchall()
+
+
+def record_erased(conn: psycopg.Connection, event_id: int, faces: int) -> None:
+    """Count ``faces`` more faces erased at a guest's or the host's request."""
+    conn.execute("UPDATE events SET erased_face_count = erased_face_count + %s WHERE id = %s", (faces, event_id))
+
+
+def record_purge(conn: psycopg.Connection, event_id: int, faces: int) -> None:
+    """Record that the event's face data (``faces`` faces) was deleted now, for good."""
+    conn.execute("UPDATE events SET faces_purged_at = now(), purged_face_count = %s WHERE id = %s",
+                 (faces, event_id))

@@ -4,3 +4,7 @@
 encodes each as a 128-d descriptor with dlib's ResNet model (the face_recognition pipeline).
 dlib is imported lazily, on the first call that needs it.
 """
+
+#: Length of a dlib face descriptor (dlib's ``dlib_face_recognition_resnet_model_v1``: 128
+#: float values); the database stores it as ``vector(128)``. The one place this length is set.
+DESCRIPTOR_DIM = 128

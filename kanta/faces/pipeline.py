@@ -24,12 +24,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from kanta.faces import DESCRIPTOR_DIM
 from kanta.faces.boxes import BoundingBox
 from kanta.faces.detection import DEFAULT_PROFILE, PROFILES, Detection, DetectionProfile, detect
 from kanta.faces.models import models
 
-#: Length of a dlib face descriptor.
-DESCRIPTOR_DIM = 128
 #: Image formats we accept, as Pillow names them (JPEG includes phones' multi-picture MPO files).
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
 #: The media type of each accepted format (MPO is served as the JPEG it starts with).

@@ -6,6 +6,7 @@ indexed, purging old tombstones."""
 from __future__ import annotations
 
 import logging
+from uuid import UUID
 
 import azure.functions as func
 
@@ -14,9 +15,11 @@ import azure.functions as func
 from azurefunctions.extensions.bindings import blob
 
 from kanta.config import STORAGE_CONNECTION, UPLOADS_CONTAINER, get_settings
+from kanta.events.schemas import EventCode
 from kanta.http import api, json_response, no_content, parse_json, parse_query, route_uuid
 from kanta.images import ingest, service
-from kanta.images.schemas import ImageListQuery, UploadBatch, UploadRequest
+from kanta.images.schemas import ImageDetail, ImageList, ImageListQuery, UploadBatch, UploadRequest
+from kanta.openapi import operation
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,8 @@ bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
 @bp.function_name("create_uploads")
 @bp.route(route="events/{code}/uploads", methods=["POST"])
+@operation(summary="Upload URLs for photos", tag="images", path={"code": EventCode}, body=UploadRequest,
+           responses={201: UploadBatch}, errors=("event_not_found",))
 @api
 def create_uploads(req: func.HttpRequest) -> func.HttpResponse:
     """``POST /api/events/{code}/uploads`` ``{files: [{filename, content_type}]}`` (1–50)
@@ -35,6 +40,8 @@ def create_uploads(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.function_name("list_images")
 @bp.route(route="events/{code}/images", methods=["GET"])
+@operation(summary="List an event's photos", tag="images", path={"code": EventCode}, query=ImageListQuery,
+           responses={200: ImageList}, errors=("event_not_found",))
 @api
 def list_images(req: func.HttpRequest) -> func.HttpResponse:
     """``GET /api/events/{code}/images?limit&offset&cluster_id&min_faces&max_faces&status``
@@ -44,6 +51,8 @@ def list_images(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.function_name("get_image")
 @bp.route(route="images/{image_id}", methods=["GET"])
+@operation(summary="Get a photo and its faces", tag="images", path={"image_id": UUID}, responses={200: ImageDetail},
+           errors=("image_not_found",))
 @api
 def get_image(req: func.HttpRequest) -> func.HttpResponse:
     """``GET /api/images/{image_id}`` → image with its faces; 404 ``image_not_found``."""
@@ -52,6 +61,8 @@ def get_image(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.function_name("delete_image")
 @bp.route(route="images/{image_id}", methods=["DELETE"])
+@operation(summary="Delete a photo, its faces and thumbnails", tag="images", path={"image_id": UUID},
+           responses={204: None}, errors=("image_not_found",))
 @api
 def delete_image(req: func.HttpRequest) -> func.HttpResponse:
     """``DELETE /api/images/{image_id}`` → 204 (blob, row and faces); 404."""
@@ -61,6 +72,8 @@ def delete_image(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.function_name("reindex_image")
 @bp.route(route="images/{image_id}/reindex", methods=["POST"])
+@operation(summary="Index a photo again now", tag="images", path={"image_id": UUID}, responses={200: ImageDetail},
+           errors=("image_not_found", "image_not_uploaded", "image_changed"))
 @api
 def reindex_image(req: func.HttpRequest) -> func.HttpResponse:
     """``POST /api/images/{image_id}/reindex`` → the image, indexed again from its stored blob

@@ -15,6 +15,12 @@ retries the blob, and the re-drive job takes over photos whose retries ran out.
 
 Cost is checked before work: the blob's size comes from its properties, and a blob over
 ``KANTA_MAX_IMAGE_BYTES`` fails as ``too_large`` without a byte of it being downloaded.
+
+Privacy (``kanta.privacy``): once the event's retention is over no face is looked for (the
+photo is only decoded, checked and measured); a face within the search's face cut
+(``KANTA_SEARCH_MAX_DISTANCE``) of the event's do-not-index list is not stored: no row, no
+thumbnail, not counted in the photo's ``face_count``. Both are read again under the row lock,
+where the result is written, so an erasure or purge that commits while a run computes counts.
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import psycopg
@@ -37,8 +44,10 @@ from kanta.clusters.algorithm import assign_to_people
 from kanta.config import UPLOADS_CONTAINER, get_settings
 from kanta.db import connection
 from kanta.errors import NotFound
-from kanta.events.service import get_event_id
+from kanta.events.service import face_policy, get_event_id
+from kanta.faces import DESCRIPTOR_DIM
 from kanta.images import store
+from kanta.privacy.policy import listed
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +63,9 @@ UNCHANGED = "unchanged"
 
 @dataclass(frozen=True)
 class IngestResult:
-    """Outcome of ``ingest_blob``: ``status``, the image id and face count when stored, and
-    ``reason``: the failure's reason, a ``SKIP_*`` code, or ``UNCHANGED``."""
+    """Outcome of ``ingest_blob``: ``status``, the image id and face count when stored (faces
+    the do-not-index list kept out not counted), and ``reason``: the failure's reason, a
+    ``SKIP_*`` code, or ``UNCHANGED``."""
 
     status: Literal["processed", "failed", "skipped"]
     image_id: uuid.UUID | None = None
@@ -140,44 +150,98 @@ def ingest_blob(blob: BlobClient, *, force: bool = False) -> IngestResult:
             log.info("%s is unchanged since it was indexed; nothing to do", blob_name)
             return IngestResult("processed", image_id, done, reason=UNCHANGED)
 
+    # Privacy (kanta.privacy): after the event's retention no face is looked for at all; a
+    # face within the search's face cut of its do-not-index list is not stored (no row, no
+    # thumbnail, not counted). Read again under the row lock below, where it decides.
+    with connection() as conn:
+        faces_off, do_not_index = _privacy(conn, event_id)
     try:
-        analysis = analyse_image(data, **analysis_settings(settings))
+        if faces_off:
+            analysis = _without_faces(data, settings)
+        else:
+            analysis = analyse_image(data, **analysis_settings(settings))
     except ImageRejected as rejected:
         return _store_failure(record, event_code, properties.last_modified, rejected.code, rejected.message)
     del data
 
-    record = store.ImageRecord(image_id, event_id, blob_name, properties.size, analysis.width, analysis.height,
-                               len(analysis.faces), analysis.seconds, settings.detection_profile, digest)
+    cut = settings.search_max_distance
+    kept_out = _kept_out(analysis.faces, faces_off, do_not_index, cut)
     # Thumbnails first: no row ever points to a thumbnail that does not exist. If the photo
     # turns out to be gone below, they are removed again.
     prefix = store.thumbnail_prefix(event_code, image_id)
     storage.delete_thumbnails(prefix)
-    thumbnails = {f"{prefix}{i}.jpg": f.thumbnail for i, f in enumerate(analysis.faces)}
-    storage.write_thumbnails(thumbnails)
+    names = [f"{prefix}{i}.jpg" for i in range(len(analysis.faces))]
+    written = [i for i in range(len(analysis.faces)) if not kept_out[i]]
+    storage.write_thumbnails({names[i]: analysis.faces[i].thumbnail for i in written})
+    unchanged = False
     with connection() as conn:
         current = store.lock_for_result(conn, image_id, event_id, properties.last_modified)
-        if current is not None and not force and current["status"] == "processed" and (
-                current["content_sha256"], current["detection_profile"]) == (digest, settings.detection_profile):
-            # Another delivery of the same bytes finished first: its faces stay.
-            return IngestResult("processed", image_id, len(analysis.faces), reason=UNCHANGED)
         if current is not None:
+            # An erasure or purge that committed while this run computed counts: it held the
+            # event row, which lock_for_result waited for.
+            kept_out = _kept_out(analysis.faces, *_privacy(conn, event_id), cut)
+            kept = [i for i in range(len(analysis.faces)) if not kept_out[i]]
+            unchanged = not force and current["status"] == "processed" and (
+                current["content_sha256"], current["detection_profile"]) == (digest, settings.detection_profile)
+        if current is not None and not unchanged:
+            record = store.ImageRecord(image_id, event_id, blob_name, properties.size, analysis.width,
+                                       analysis.height, len(kept), analysis.seconds, settings.detection_profile,
+                                       digest)
             # The photo's own faces from an earlier indexing must not attract its new ones.
             store.clear_faces(conn, image_id)
-            people = people_for_faces(conn, event_id, [None if f.excluded else f.descriptor for f in analysis.faces],
+            faces = [analysis.faces[i] for i in kept]
+            people = people_for_faces(conn, event_id, [None if f.excluded else f.descriptor for f in faces],
                                       eps=settings.cluster_eps, cap=settings.cluster_cap)
             store.save_processed(conn, record, [
                 store.FaceRecord(f.bbox, f.descriptor, f.detector, f.angle, f.score, f.sharpness, f.excluded,
-                                 name, person)
-                for f, name, person in zip(analysis.faces, thumbnails, people)
+                                 names[i] if i in written else None, person)
+                for i, f, person in zip(kept, faces, people)
             ])
     if current is None:
         return _remove(blob_name, event_code, image_id, SKIP_DELETED, "the photo was deleted while it was indexed")
+    late = [names[i] for i in written if kept_out[i]]
+    if late:  # written for faces an erasure kept out while this run computed
+        storage.delete_blobs(late, storage.faces_container())
+    if unchanged:
+        # Another delivery of the same bytes finished first: its faces stay.
+        return IngestResult("processed", image_id, len(kept), reason=UNCHANGED)
     try:
         storage.seal_photo(blob_name, analysis.mime_type)
     except ResourceNotFoundError:
         pass  # deleted meanwhile; whoever deleted it removes the row too
-    log.info("indexed %s: %d face(s) in %.2f s", blob_name, len(analysis.faces), analysis.seconds)
-    return IngestResult("processed", image_id, len(analysis.faces))
+    log.info("indexed %s: %d face(s) in %.2f s%s", blob_name, len(kept), analysis.seconds,
+             f" ({len(analysis.faces) - len(kept)} kept out for privacy)" if len(kept) < len(analysis.faces) else "")
+    return IngestResult("processed", image_id, len(kept))
+
+
+def _privacy(conn: psycopg.Connection, event_id: int) -> tuple[bool, np.ndarray]:
+    """``(faces_off, do_not_index)`` of the event: whether its retention is over (or it is
+    gone), so no face may be stored, and its do-not-index list (float32 ``(m, 128)``)."""
+    policy = face_policy(conn, event_id)
+    if policy is None or policy.retention_over:
+        return True, np.empty((0, DESCRIPTOR_DIM), np.float32)
+    return False, store.do_not_index(conn, event_id)
+
+
+def _kept_out(faces: list, faces_off: bool, do_not_index: np.ndarray, cut: float) -> np.ndarray:
+    """``bool`` ``(n,)``: the faces of ``faces`` (``kanta.faces.pipeline.Face``) not to store:
+    all when ``faces_off``, else those within ``cut`` of the do-not-index list
+    (``kanta.privacy.policy.listed``)."""
+    if faces_off:
+        return np.ones(len(faces), dtype=bool)
+    return listed(np.array([f.descriptor for f in faces]), do_not_index, cut)
+
+
+def _without_faces(data: bytes, settings: Any) -> Any:
+    """The ``ImageAnalysis`` of a photo whose faces must not be looked for: decoded (checked
+    and measured as any photo), no face detected or encoded."""
+    from kanta.faces.detection import PROFILES
+    from kanta.faces.pipeline import ImageAnalysis, decode_image
+
+    started = time.perf_counter()
+    image = decode_image(data, max_pixels=settings.max_image_pixels,
+                         decode_max_pixels=PROFILES[settings.detection_profile].decode_max_pixels)
+    return ImageAnalysis(image.width, image.height, [], time.perf_counter() - started, image.mime_type)
 
 
 def people_for_faces(conn: psycopg.Connection, event_id: int, descriptors: list[np.ndarray | None], *,

@@ -6,7 +6,9 @@ these tables. They also keep what must change with them: the event's version cou
 person), the names and read URLs of the blobs behind them (the photo in the uploads
 container, the face thumbnails in the faces container), and the photo's lifecycle: its
 status (``pending`` → ``indexing`` → ``processed`` | ``failed``), the re-drive job's
-bookkeeping, and the tombstones (``deleted_blobs``) that deleted photos leave.
+bookkeeping, and the tombstones (``deleted_blobs``) that deleted photos leave. It also keeps
+each event's do-not-index list (``erased_descriptors``, ``kanta.privacy``), erases faces on
+request and purges them at the end of an event's retention.
 
 Every function takes an open connection (``kanta.db.connection``) and runs in its
 transaction; none commits. Raises ``psycopg.Error`` on database errors.
@@ -27,14 +29,13 @@ from psycopg.rows import tuple_row
 
 from kanta import storage
 from kanta.config import get_settings
+from kanta.faces import DESCRIPTOR_DIM
 from kanta.faces.boxes import BoundingBox
 
 #: SQL predicate: the face may be clustered and searched (not too small or blurry).
 USABLE_FACE = "f.excluded_reason IS NULL"
 #: Person id of a face in no person, as the search copy stores it.
 NO_PERSON = -1
-#: Length of a dlib descriptor (``vector(128)``).
-DIM = 128
 
 _BBOX_COLUMNS = "f.bbox_x, f.bbox_y, f.bbox_width, f.bbox_height"
 _IMAGE_COLUMNS = """
@@ -51,6 +52,11 @@ FROM images i JOIN events e ON e.id = i.event_id
 def blob_name_for(event_code: str, image_id: uuid.UUID, extension: str) -> str:
     """Blob name of an uploaded image: ``{event_code}/{image_id}.{extension}``."""
     return f"{event_code}/{image_id}.{extension}"
+
+
+def event_prefix(event_code: str) -> str:
+    """Prefix of an event's blobs in either container (its photos, its thumbnails): ``{event_code}/``."""
+    return f"{event_code}/"
 
 
 def thumbnail_prefix(event_code: str, image_id: uuid.UUID) -> str:
@@ -164,6 +170,12 @@ def delete_image(conn: psycopg.Connection, image_id: uuid.UUID) -> dict[str, Any
 
     The row is locked first, so an indexing run that is writing its result finishes before
     (and the delete removes what it wrote) or finds the row gone after (and writes nothing)."""
+    # The event row first, as indexing runs take it (``lock_for_result``): an erasure or purge
+    # holding it FOR UPDATE finishes before this delete locks the photo and its faces.
+    owner = conn.execute("SELECT event_id FROM images WHERE id = %s", (image_id,)).fetchone()
+    if owner is None:
+        return None
+    conn.execute("SELECT 1 FROM events WHERE id = %s FOR KEY SHARE", (owner["event_id"],))
     row = conn.execute(
         """SELECT i.id AS image_id, e.code AS event_code, i.blob_name, i.event_id, i.face_count
            FROM images i JOIN events e ON e.id = i.event_id WHERE i.id = %s FOR UPDATE OF i""",
@@ -623,7 +635,7 @@ def person_samples(conn: psycopg.Connection, event_id: int, persons: Sequence[in
 # pgvector's binary vector is dim (int16), unused (int16), dim float32 (pgvector vector_send).
 _FACE_ROW = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("image_len", ">i4"),
                       ("image", "V16"), ("vec_len", ">i4"), ("dim", ">i2"), ("unused", ">i2"),
-                      ("vec", ">f4", (DIM,))])
+                      ("vec", ">f4", (DESCRIPTOR_DIM,))])
 #: (id, cluster_id) of a face as ``int8send(id) || int4send(cluster_id)`` packs it.
 _PERSON_RECORD = np.dtype([("id", ">i8"), ("person", ">i4")])
 _HEADER_BYTES = 11 + 4 + 4  # signature, flags, header extension length (no extension)
@@ -664,11 +676,11 @@ def usable_descriptors(conn: psycopg.Connection, event_id: int, wanted: np.ndarr
     """Descriptors of the faces ``wanted`` (ids, int64, ascending) of the event that still
     exist: (ids int64 ``(m,)``, image ids ``V16`` ``(m,)``, float32 ``(m, 128)``), by id."""
     if not len(wanted):
-        return np.empty(0, np.int64), np.empty(0, "V16"), np.empty((0, DIM), np.float32)
+        return np.empty(0, np.int64), np.empty(0, "V16"), np.empty((0, DESCRIPTOR_DIM), np.float32)
     # One range scan from the lowest wanted id by binary COPY, parsed with NumPy.
     rows = _copy_rows(conn, f"SELECT f.id, f.image_id, f.descriptor FROM faces f WHERE f.event_id = {int(event_id)} "
                             f"AND f.id >= {int(wanted[0])} AND {USABLE_FACE} ORDER BY f.id", _FACE_ROW, 3)
-    if len(rows) and not ((rows["image_len"] == 16).all() and (rows["dim"] == DIM).all()):
+    if len(rows) and not ((rows["image_len"] == 16).all() and (rows["dim"] == DESCRIPTOR_DIM).all()):
         raise RuntimeError("unexpected COPY row layout for faces (id, image_id, vector(128))")
     rows = rows[np.isin(rows["id"], wanted, assume_unique=True)]
     return rows["id"].astype(np.int64), rows["image"].copy(), rows["vec"].astype(np.float32)
@@ -685,3 +697,105 @@ def faces_by_id(conn: psycopg.Connection, event_id: int, face_ids: Sequence[int]
         (list(face_ids), event_id),
     ).fetchall()
     return {r["face_id"]: r for r in rows}
+
+
+# --------------------------------------------------------------------------- privacy
+
+# Descriptors sent as one flat real[] and cut into vectors in SQL (pgvector casts real[] to
+# vector): one statement for any number of them.
+_QUERY_VECTORS = """SELECT (%(flat)s::real[])[g * 128 + 1 : g * 128 + 128]::vector(128) AS v
+                    FROM generate_series(0, %(n)s - 1) AS g"""
+
+
+def _flat(descriptors: np.ndarray) -> dict[str, Any]:
+    matrix = np.asarray(descriptors, dtype=np.float32).reshape(-1, DESCRIPTOR_DIM)
+    return {"flat": matrix.ravel().tolist(), "n": len(matrix)}
+
+
+def do_not_index(conn: psycopg.Connection, event_id: int) -> np.ndarray:
+    """The event's do-not-index list (``erased_descriptors``): float32 ``(m, 128)``."""
+    rows = conn.execute("SELECT descriptor FROM erased_descriptors WHERE event_id = %s ORDER BY id",
+                        (event_id,)).fetchall()
+    if not rows:
+        return np.empty((0, DESCRIPTOR_DIM), np.float32)
+    return np.array([r["descriptor"].to_numpy() for r in rows], dtype=np.float32)
+
+
+def add_do_not_index(conn: psycopg.Connection, event_id: int, descriptors: np.ndarray) -> None:
+    """Add ``descriptors`` (float ``(n, 128)``) to the event's do-not-index list."""
+    if len(descriptors):
+        conn.execute(f"INSERT INTO erased_descriptors (event_id, descriptor) SELECT %(e)s, v FROM ({_QUERY_VECTORS}) q",
+                     {"e": event_id, **_flat(descriptors)})
+
+
+def faces_near(conn: psycopg.Connection, event_id: int, descriptors: np.ndarray, cut: float) -> list[int]:
+    """Ids of the event's faces (usable or not) within Euclidean distance ``cut`` (pgvector
+    ``<->``) of any of ``descriptors`` (float ``(n, 128)``), ascending."""
+    if not len(descriptors):
+        return []
+    return [r["id"] for r in conn.execute(
+        f"""SELECT f.id FROM faces f WHERE f.event_id = %(e)s
+              AND EXISTS (SELECT 1 FROM ({_QUERY_VECTORS}) q WHERE f.descriptor <-> q.v <= %(cut)s)
+            ORDER BY f.id""",
+        {"e": event_id, "cut": cut, **_flat(descriptors)},
+    )]
+
+
+def usable_face_descriptors(conn: psycopg.Connection, event_id: int, face_ids: Sequence[int]) -> np.ndarray:
+    """Descriptors of the usable faces among ``face_ids`` of the event: float32 ``(m, 128)``, by id."""
+    rows = conn.execute(
+        f"SELECT f.descriptor FROM faces f WHERE f.event_id = %s AND f.id = ANY(%s) AND {USABLE_FACE} ORDER BY f.id",
+        (event_id, list(face_ids)),
+    ).fetchall()
+    if not rows:
+        return np.empty((0, DESCRIPTOR_DIM), np.float32)
+    return np.array([r["descriptor"].to_numpy() for r in rows], dtype=np.float32)
+
+
+def erase_faces(conn: psycopg.Connection, event_id: int, face_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Erase faces ``face_ids`` of the event: their rows (descriptor, box, person, corrections)
+    go, each photo's ``face_count`` drops by its faces erased, and the event's faces changed.
+    Returns ``face_id``, ``image_id``, ``cluster_id`` and ``thumbnail_blob`` of each erased
+    face (whose thumbnail the caller deletes).
+
+    The caller holds the event row ``FOR UPDATE`` (``kanta.events.service.face_policy``): an
+    indexing run writes its result before or after, never in between."""
+    if not face_ids:
+        return []
+    erased = conn.execute(
+        """DELETE FROM faces WHERE event_id = %s AND id = ANY(%s)
+           RETURNING id AS face_id, image_id, cluster_id, thumbnail_blob""",
+        (event_id, list(face_ids)),
+    ).fetchall()
+    if erased:
+        conn.execute(
+            """UPDATE images i SET face_count = greatest(i.face_count - e.n, 0)
+               FROM (SELECT image_id, count(*) AS n FROM unnest(%s::uuid[]) AS t(image_id) GROUP BY image_id) e
+               WHERE i.id = e.image_id""",
+            ([r["image_id"] for r in erased],),
+        )
+        _faces_changed(conn, event_id)
+    return erased
+
+
+def purge_faces(conn: psycopg.Connection, event_id: int) -> int:
+    """Delete all face data of the event at the end of its retention: every face row, the
+    do-not-index list, and the photos' face counts (0); the event's faces changed. Returns the
+    faces deleted. The caller holds the event row ``FOR UPDATE`` and deletes the thumbnails
+    (``thumbnail_prefix``'s event part: ``{event_code}/``)."""
+    deleted = conn.execute("DELETE FROM faces WHERE event_id = %s", (event_id,)).rowcount
+    conn.execute("DELETE FROM erased_descriptors WHERE event_id = %s", (event_id,))
+    conn.execute("UPDATE images SET face_count = 0 WHERE event_id = %s AND face_count <> 0", (event_id,))
+    _faces_changed(conn, event_id)
+    return deleted
+
+
+def delete_event_images(conn: psycopg.Connection, event_id: int) -> int:
+    """Delete every image of the event (upload tickets included) and their faces, leaving a
+    tombstone for each blob name as ``delete_image`` does; returns how many. The caller holds
+    the event row ``FOR UPDATE`` and deletes the blobs written before (``{event_code}/``)."""
+    bury_event_images(conn, event_id)
+    deleted = conn.execute("DELETE FROM images WHERE event_id = %s", (event_id,)).rowcount
+    if deleted:
+        _faces_changed(conn, event_id)
+    return deleted

@@ -43,12 +43,12 @@ from typing import NamedTuple
 import numpy as np
 import psycopg
 
+from kanta.faces import DESCRIPTOR_DIM
 from kanta.images import store
 from kanta.search.matching import NO_PERSON, PersonEvidence, SearchCuts, Selection, select_faces
 
 #: Bytes of copies kept per process across events; least recently searched go first.
 MAX_CACHE_BYTES = 512 * 1024 * 1024
-DIM = store.DIM
 
 #: float32 squared distances round distances by ~1e-6; faces this much beyond a cut are
 #: measured again in float64 before the rule is applied, so rounding never decides a match.
@@ -105,7 +105,7 @@ class _Copy:
 
 
 def _empty_copy(faces_version: int = -1, clusters_version: int = -1) -> _Copy:
-    return _Copy(np.empty(0, np.int64), np.empty(0, "V16"), np.empty(0, np.int64), np.empty((0, DIM), np.float32),
+    return _Copy(np.empty(0, np.int64), np.empty(0, "V16"), np.empty(0, np.int64), np.empty((0, DESCRIPTOR_DIM), np.float32),
                  np.empty(0, np.float32), faces_version, clusters_version)
 
 
@@ -203,8 +203,8 @@ def match_faces(conn: psycopg.Connection, event_id: int, queries: np.ndarray, cu
     < 1, ``psycopg.Error`` on database errors.
     """
     q = np.asarray(queries, dtype=np.float32)
-    if q.ndim != 2 or q.shape[1] != DIM:
-        raise ValueError(f"queries must be (q, {DIM}) descriptors, not {q.shape}")
+    if q.ndim != 2 or q.shape[1] != DESCRIPTOR_DIM:
+        raise ValueError(f"queries must be (q, {DESCRIPTOR_DIM}) descriptors, not {q.shape}")
     if top_k < 1:
         raise ValueError(f"top_k must be at least 1, not {top_k}")
     copy = _refreshed(conn, event_id)

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import azure.functions as func
 
+from kanta.events.schemas import EventCode
 from kanta.http import api, json_response, parse_query
+from kanta.openapi import IMAGE_BODY, operation
 from kanta.search import service
-from kanta.search.schemas import SearchQuery
+from kanta.search.schemas import SearchQuery, SearchResult
 
 bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
 
 @bp.function_name("search_event")
 @bp.route(route="events/{code}/search", methods=["POST"])
+@operation(summary="Find the photos of the people in a selfie", tag="search", path={"code": EventCode},
+           query=SearchQuery, body=IMAGE_BODY, responses={200: SearchResult},
+           errors=("event_not_found", "payload_too_large", "face_search_off", "retention_over", "invalid_image",
+                   "no_face", "face_unusable"))
 @api
 def search_event(req: func.HttpRequest) -> func.HttpResponse:
     """``POST /api/events/{code}/search?top_k=20&max_distance=&person_max_distance=&faces=largest|all``

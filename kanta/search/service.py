@@ -14,8 +14,8 @@ import psycopg
 
 from kanta.config import get_settings
 from kanta.db import connection
-from kanta.errors import Invalid, TooLarge
-from kanta.events.service import get_event_id
+from kanta.errors import Conflict, Invalid, TooLarge, not_found
+from kanta.events.service import FacePolicy, face_policy, get_event_id
 from kanta.images import store
 from kanta.search.descriptors import FaceMatches, PhotoMatch, match_faces
 from kanta.search.matching import PersonEvidence, SearchCuts
@@ -56,31 +56,40 @@ def no_match_message(cuts: SearchCuts) -> str:
             f"and no person has two faces within {cuts.person:g}. You may not be in any photo yet.")
 
 
-def search_event(event_code: str, image: bytes, query: SearchQuery) -> SearchResult:
-    """Find the photos of event ``event_code`` showing the person (or, with ``faces=all``, the
-    people) in ``image``: the photos of every matched person and of faces in no person within
-    the face cut, each once with its face nearest to a query face, nearest first, at most
-    ``query.top_k``; the matched people with their evidence; the cuts used (``query``'s, else
-    ``KANTA_SEARCH_MAX_DISTANCE`` / ``KANTA_SEARCH_PERSON_MAX_DISTANCE``).
+def require_face_search(policy: FacePolicy) -> None:
+    """Refuse a selfie search the event does not allow: ``Conflict`` ``retention_over`` when
+    its retention has ended (its face data is deleted, or due for the hourly purge), else
+    ``Conflict`` ``face_search_off`` when its host turned face search off."""
+    if policy.retention_over:
+        raise Conflict("retention_over", "This event's face data has been deleted at the end of its retention period, "
+                                         "so its photos can no longer be searched by face.")
+    if not policy.face_search:
+        raise Conflict("face_search_off", "The host has turned face search off for this event.")
 
-    Raises ``NotFound`` (unknown event), ``TooLarge`` ``payload_too_large`` (over
-    ``KANTA_MAX_QUERY_IMAGE_BYTES``), ``Invalid`` ``invalid_image`` (not a decodable image, over
+
+def check_selfie_size(image: bytes) -> None:
+    """Raise ``TooLarge`` ``payload_too_large`` for a selfie over ``KANTA_MAX_QUERY_IMAGE_BYTES``."""
+    limit = get_settings().max_query_image_bytes
+    if len(image) > limit:
+        raise TooLarge("payload_too_large", f"The photo is over {limit} bytes; send a smaller one.")
+
+
+def selfie_faces(image: bytes) -> tuple[Any, list[int]]:
+    """Decode a selfie and find, encode and assess its faces: the
+    ``kanta.faces.pipeline.ImageAnalysis`` (no thumbnails) and the indices of its usable faces
+    (not too small or blurry), at least one.
+
+    Raises ``Invalid`` ``invalid_image`` (not a decodable image, over
     ``KANTA_MAX_QUERY_IMAGE_PIXELS``, or a decompression bomb: ``kanta.faces.pipeline.decode_image``),
     ``no_face`` (no face found) or ``face_unusable`` (every face too small or blurry).
     """
     # Imported here: only search loads dlib among the HTTP functions, on its first call.
     from kanta.faces.pipeline import ImageRejected, analyse_image, analysis_settings
 
-    settings = get_settings()
-    if len(image) > settings.max_query_image_bytes:
-        raise TooLarge("payload_too_large",
-                       f"The photo is over {settings.max_query_image_bytes} bytes; send a smaller one.")
-    with connection() as conn:
-        event_id = get_event_id(conn, event_code)
     try:
         # A selfie has its own, smaller pixel limit and is decoded reduced: it can never cost
         # what an event photo may.
-        analysis = analyse_image(image, **analysis_settings(settings, query=True), thumbnails=False)
+        analysis = analyse_image(image, **analysis_settings(get_settings(), query=True), thumbnails=False)
     except ImageRejected as rejected:
         raise Invalid("invalid_image", rejected.message) from None
     if not analysis.faces:
@@ -91,6 +100,30 @@ def search_event(event_code: str, image: bytes, query: SearchQuery) -> SearchRes
         raise Invalid("face_unusable",
                        f"The face in the photo is {' and '.join(r.replace('_', ' ') for r in reasons)} to search with. "
                        "Use a sharper, closer photo.")
+    return analysis, usable
+
+
+def search_event(event_code: str, image: bytes, query: SearchQuery) -> SearchResult:
+    """Find the photos of event ``event_code`` showing the person (or, with ``faces=all``, the
+    people) in ``image``: the photos of every matched person and of faces in no person within
+    the face cut, each once with its face nearest to a query face, nearest first, at most
+    ``query.top_k``; the matched people with their evidence; the cuts used (``query``'s, else
+    ``KANTA_SEARCH_MAX_DISTANCE`` / ``KANTA_SEARCH_PERSON_MAX_DISTANCE``).
+
+    Raises ``NotFound`` (unknown event), ``TooLarge`` ``payload_too_large`` (over
+    ``KANTA_MAX_QUERY_IMAGE_BYTES``), ``Conflict`` ``retention_over`` / ``face_search_off``
+    (``require_face_search``; the selfie is not even decoded), and ``selfie_faces``' ``Invalid``
+    ``invalid_image``, ``no_face`` or ``face_unusable``.
+    """
+    settings = get_settings()
+    check_selfie_size(image)
+    with connection() as conn:
+        event_id = get_event_id(conn, event_code)
+        policy = face_policy(conn, event_id)
+    if policy is None:  # deleted meanwhile
+        raise not_found("event", event_code)
+    require_face_search(policy)
+    analysis, usable = selfie_faces(image)
     used = usable if query.faces == "all" else [max(usable, key=lambda i: analysis.faces[i].bbox.area)]
     cuts = SearchCuts(
         face=query.max_distance if query.max_distance is not None else settings.search_max_distance,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel
 
 
@@ -11,3 +13,11 @@ class MigrationResult(BaseModel):
 
     applied: list[int]
     current: int
+
+
+class Health(BaseModel):
+    """``GET /api/health``: Kanta answers and its database does (when it does not, the answer
+    is a 503 ``database_unavailable`` error instead)."""
+
+    status: Literal["ok"]
+    database: Literal["ok"]

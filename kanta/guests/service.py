@@ -1,0 +1,420 @@
+"""Guest links and what guests may do with them.
+
+A host makes (or rotates) an event's one guest link; whoever holds its token may, within the
+link's rights and until it expires: read the event's public details, upload photos, poll
+their indexing, find their own photos with a selfie, see the gallery, and ask Kanta to forget
+their face. Every guest request is authorised afresh against the database (``authorize``),
+so a revoked or rotated link stops working at once, on every instance.
+
+Abuse caps are fixed-window counters in PostgreSQL (``rate_counters``, ``_take``). Knows
+nothing of HTTP: raises ``kanta.errors`` (``Unauthorized``, ``Forbidden``, ``NotFound``,
+``Conflict``, ``Invalid``, ``TooManyRequests``).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import math
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from kanta.config import get_settings
+from kanta.db import connection
+from kanta.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized, not_found
+from kanta.events.service import get_event_id
+from kanta.guests import tokens
+from kanta.guests.schemas import (
+    GUEST_NO_MATCH,
+    PRIVACY_NOTICE,
+    GalleryPhoto,
+    GuestEvent,
+    GuestGallery,
+    GuestImagesQuery,
+    GuestLink,
+    GuestLinkCreate,
+    GuestLinkCreated,
+    GuestPhoto,
+    GuestRights,
+    GuestSearchResult,
+    GuestUploadStatus,
+)
+from kanta.images import store
+from kanta.images.schemas import UploadRequest, UploadTicket
+from kanta.privacy.schemas import ForgetResult
+
+# --------------------------------------------------------------------------- guest links
+
+#: Default lifetime of a link past its event's ``ends_at``: guests look for their photos in
+#: the days after an event.
+AFTER_EVENT = dt.timedelta(days=7)
+#: Default lifetime of a link of an event with no ``ends_at``.
+OPEN_ENDED = dt.timedelta(days=30)
+#: Longest a link may live from when it is made: a token that works for years is a token
+#: that leaks; the host can always make a new one.
+MAX_LIFETIME = dt.timedelta(days=365)
+#: Longest a read URL given to a guest lives, seconds (at most ``KANTA_READ_URL_TTL``): long
+#: enough to show a page of photos, short enough that a forwarded URL soon stops working.
+GUEST_READ_URL_TTL_S = 600
+#: Most photos one guest search returns (``kanta.search.schemas.MAX_TOP_K``).
+GUEST_SEARCH_TOP_K = 200
+
+_INVALID_TOKEN_MESSAGE = ("This guest link is not valid: it may have expired or been replaced by the host. "
+                          "Ask the host for the current link.")
+
+_LINK_COLUMNS = """
+SELECT gl.id AS link_id, gl.event_id, gl.can_upload, gl.can_find_me, gl.can_gallery, gl.expires_at,
+       gl.created_at, gl.expires_at <= now() AS expired
+FROM guest_links gl
+"""
+
+
+def _rights(row: dict[str, Any]) -> GuestRights:
+    return GuestRights(upload=row["can_upload"], find_me=row["can_find_me"], gallery=row["can_gallery"])
+
+
+def _expiry(body: GuestLinkCreate, ends_at: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    """When a new link expires: ``body.expires_at`` (in the future, at most ``MAX_LIFETIME``
+    ahead), else ``ends_at`` + ``AFTER_EVENT`` or now + ``OPEN_ENDED``, at most
+    ``MAX_LIFETIME`` ahead. Raises ``Invalid`` ``validation_error`` on ``expires_at``."""
+    latest = now + MAX_LIFETIME
+    if body.expires_at is not None:
+        if body.expires_at <= now:
+            raise _bad_expiry("in_the_past", "Must be in the future.")
+        if body.expires_at > latest:
+            raise _bad_expiry("too_far_ahead", f"A guest link lives at most {MAX_LIFETIME.days} days from now.")
+        return body.expires_at
+    default = ends_at + AFTER_EVENT if ends_at is not None else now + OPEN_ENDED
+    if default <= now:
+        raise _bad_expiry("event_over", f"The event ended over {AFTER_EVENT.days} days ago: "
+                                        "send expires_at to say how long the link should work.")
+    return min(default, latest)
+
+
+def _bad_expiry(kind: str, message: str) -> Invalid:
+    return Invalid("validation_error", "The request body is invalid; see details.",
+                   [{"field": "expires_at", "message": message, "type": kind}])
+
+
+def _qr_codes(text: str) -> tuple[str, str]:
+    """QR codes of ``text`` (segno, error correction M: readable with 15% of it damaged, as
+    on a printed card): an SVG document (no XML declaration, so it also embeds in HTML) and
+    a PNG (base64), 10 px a module with the standard 4-module quiet zone."""
+    import segno  # only link creation needs it
+
+    qr = segno.make(text, error="m", micro=False)
+    svg, png = io.BytesIO(), io.BytesIO()
+    qr.save(svg, kind="svg", scale=10, border=4, xmldecl=False, title="Guest link")
+    qr.save(png, kind="png", scale=10, border=4)
+    return svg.getvalue().decode("utf-8"), base64.b64encode(png.getvalue()).decode("ascii")
+
+
+def create_link(event_code: str, body: GuestLinkCreate, request_origin: str) -> GuestLinkCreated:
+    """Make the event's guest link, replacing any it had (whose token stops working at once).
+
+    ``request_origin``: scheme and host of the request, the join URL's base unless
+    ``KANTA_PUBLIC_URL`` is set. The token is returned here only; the database keeps its
+    SHA-256. Raises ``NotFound`` ``event_not_found`` and ``Invalid`` ``validation_error``
+    (``expires_at`` past, over ``MAX_LIFETIME`` ahead, or an event over for more than
+    ``AFTER_EVENT`` with none given).
+    """
+    token = tokens.new_token()
+    now = dt.datetime.now(dt.UTC)
+    with connection() as conn:
+        event_id = get_event_id(conn, event_code)
+        ends_at = conn.execute("SELECT ends_at FROM events WHERE id = %s", (event_id,)).fetchone()["ends_at"]
+        expires_at = _expiry(body, ends_at, now)
+        # One statement: concurrent rotations cannot both insert, and the new id gives the
+        # new link fresh abuse counters.
+        row = conn.execute(
+            """INSERT INTO guest_links (event_id, token_sha256, can_upload, can_find_me, can_gallery, expires_at)
+               VALUES (%(event_id)s, %(hash)s, %(upload)s, %(find_me)s, %(gallery)s, %(expires_at)s)
+               ON CONFLICT (event_id) DO UPDATE SET id = DEFAULT, token_sha256 = EXCLUDED.token_sha256,
+                   can_upload = EXCLUDED.can_upload, can_find_me = EXCLUDED.can_find_me,
+                   can_gallery = EXCLUDED.can_gallery, expires_at = EXCLUDED.expires_at, created_at = now()
+               RETURNING created_at""",
+            {"event_id": event_id, "hash": tokens.token_hash(token), "expires_at": expires_at,
+             **body.rights.model_dump()},
+        ).fetchone()
+    url = tokens.join_url(get_settings().public_url or request_origin, event_code, token)
+    qr_svg, qr_png = _qr_codes(url)
+    return GuestLinkCreated(token=token, join_url=url, expires_at=expires_at, created_at=row["created_at"],
+                            rights=body.rights, qr_svg=qr_svg, qr_png=qr_png)
+
+
+def get_link(event_code: str) -> GuestLink:
+    """The event's guest link, without its token. Raises ``NotFound`` ``event_not_found`` /
+    ``guest_link_not_found``."""
+    with connection() as conn:
+        event_id = get_event_id(conn, event_code)
+        row = conn.execute(_LINK_COLUMNS + " WHERE gl.event_id = %s", (event_id,)).fetchone()
+    if row is None:
+        raise _no_link(event_code)
+    return GuestLink(rights=_rights(row), expires_at=row["expires_at"], created_at=row["created_at"],
+                     expired=row["expired"])
+
+
+def delete_link(event_code: str) -> None:
+    """Revoke the event's guest link: its token stops working at once. Raises ``NotFound``
+    ``event_not_found`` / ``guest_link_not_found``."""
+    with connection() as conn:
+        event_id = get_event_id(conn, event_code)
+        if not conn.execute("DELETE FROM guest_links WHERE event_id = %s", (event_id,)).rowcount:
+            raise _no_link(event_code)
+
+
+def _no_link(event_code: str) -> NotFound:
+    return NotFound("guest_link_not_found", f"Event {event_code} has no guest link.")
+
+
+# --------------------------------------------------------------------------- authorising guests
+
+
+@dataclass(frozen=True)
+class Guest:
+    """A guest authorised by a valid token: their link (``link_id``, ``rights``,
+    ``expires_at``) and its event (id, code and the public columns of ``events``)."""
+
+    link_id: int
+    rights: GuestRights
+    expires_at: dt.datetime
+    event_id: int
+    event_code: str
+    event: dict[str, Any]
+
+
+def authorize(event_code: str, token: str | None) -> Guest:
+    """The guest whose ``token`` (``None``: none or a malformed one was sent) opens event
+    ``event_code``.
+
+    Raises ``Unauthorized`` ``guest_token_invalid`` for a missing, malformed, unknown,
+    expired, revoked or rotated token (one message for all: it tells nothing of which), and
+    ``NotFound`` ``event_not_found`` for a good token of another event, exactly as for an
+    event that does not exist.
+    """
+    if token is None:
+        raise Unauthorized("guest_token_invalid", _INVALID_TOKEN_MESSAGE)
+    with connection() as conn:
+        # The hash is looked up by index: a timing difference could only tell a guesser
+        # about hashes, and finding a token from its hash is not feasible.
+        row = conn.execute(
+            """SELECT gl.id AS link_id, gl.event_id, gl.can_upload, gl.can_find_me, gl.can_gallery, gl.expires_at,
+                      gl.expires_at <= now() AS expired, e.code, e.name, e.description, e.starts_at, e.ends_at,
+                      e.face_search, e.consent_text
+               FROM guest_links gl JOIN events e ON e.id = gl.event_id WHERE gl.token_sha256 = %s""",
+            (tokens.token_hash(token),),
+        ).fetchone()
+    if row is None or row["expired"]:
+        raise Unauthorized("guest_token_invalid", _INVALID_TOKEN_MESSAGE)
+    if row["code"] != event_code:
+        raise not_found("event", event_code)
+    return Guest(link_id=row["link_id"], rights=_rights(row), expires_at=row["expires_at"], event_id=row["event_id"],
+                 event_code=row["code"], event=row)
+
+
+#: What each right lets a guest do, for the message of a refusal.
+_RIGHT_WORDS = {"upload": "uploading photos", "find_me": "finding your photos with a selfie",
+                "gallery": "seeing the event's photos"}
+
+
+def _require(guest: Guest, right: str) -> None:
+    if not getattr(guest.rights, right):
+        raise Forbidden("right_withheld", f"This guest link does not allow {_RIGHT_WORDS[right]}.")
+
+
+def _read_url_expiry() -> dt.datetime:
+    ttl = min(GUEST_READ_URL_TTL_S, get_settings().read_url_ttl_s)
+    return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl)
+
+
+# --------------------------------------------------------------------------- abuse caps
+
+
+@dataclass(frozen=True)
+class Cap:
+    """A cap on a count per fixed window: ``scope`` names what is counted (and whose: a
+    link's or an event's), ``window_s`` is the window in seconds, ``setting`` the
+    ``kanta.config.Settings`` field of the limit, ``message`` what the refusal says (``{n}``:
+    the limit)."""
+
+    scope: str
+    window_s: int
+    setting: str
+    message: str
+
+
+HOUR_S = 3600
+DAY_S = 86_400
+LINK_UPLOADS = Cap("link_uploads", HOUR_S, "guest_uploads_per_hour",
+                   "This guest link may ask for at most {n} photo uploads an hour.")
+EVENT_UPLOADS = Cap("event_uploads", DAY_S, "guest_uploads_per_event_day",
+                    "Guests may upload at most {n} photos a day to this event.")
+LINK_SEARCHES = Cap("link_searches", HOUR_S, "guest_searches_per_hour",
+                    "This guest link may search at most {n} times an hour.")
+LINK_FORGETS = Cap("link_forgets", HOUR_S, "guest_forgets_per_hour",
+                   "This guest link may ask to forget a face at most {n} times an hour.")
+#: The longest window: a counter row whose window started this long ago has ended.
+LONGEST_WINDOW_S = DAY_S
+#: Fixed windows start at whole multiples of their length from this instant (UTC midnight):
+#: hours on the hour, days at midnight UTC.
+_WINDOW_ORIGIN = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def _take(conn: psycopg.Connection, cap: Cap, key: object, amount: int) -> None:
+    """Count ``amount`` against ``cap`` for ``key`` in the current window, in one atomic
+    statement (concurrent requests wait for each other on the counter row). Over the limit,
+    raises ``TooManyRequests`` ``too_many_requests`` with the seconds to the window's end;
+    the caller's transaction then rolls back, so a refused request counts nothing."""
+    limit = getattr(get_settings(), cap.setting)
+    row = conn.execute(
+        """INSERT INTO rate_counters AS c (scope, key, window_start, count)
+           VALUES (%(scope)s, %(key)s, date_bin(make_interval(secs => %(window)s), now(), %(origin)s), %(n)s)
+           ON CONFLICT (scope, key, window_start) DO UPDATE SET count = c.count + EXCLUDED.count
+           RETURNING count, extract(epoch FROM c.window_start + make_interval(secs => %(window)s) - now())::float8
+                            AS left_s""",
+        {"scope": cap.scope, "key": str(key), "window": cap.window_s, "origin": _WINDOW_ORIGIN, "n": amount},
+    ).fetchone()
+    if row["count"] > limit:
+        left = max(0, limit - (row["count"] - amount))
+        more = f" {left} more may be asked for now." if 0 < left < amount else ""
+        retry = math.ceil(row["left_s"])
+        raise TooManyRequests("too_many_requests",
+                              cap.message.format(n=limit) + more + f" Try again in {_duration(retry)}.", retry)
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} seconds"
+    if seconds < 2 * HOUR_S:
+        return f"{math.ceil(seconds / 60)} minutes"
+    return f"{math.ceil(seconds / HOUR_S)} hours"
+
+
+def purge_counters() -> int:
+    """Delete the abuse counters of windows that have ended (started over
+    ``LONGEST_WINDOW_S`` ago). Returns how many. Raises ``psycopg.OperationalError``."""
+    with connection() as conn:
+        return conn.execute("DELETE FROM rate_counters WHERE window_start < now() - make_interval(secs => %s)",
+                            (LONGEST_WINDOW_S,)).rowcount
+
+
+# --------------------------------------------------------------------------- guest routes
+
+
+def event_details(guest: Guest) -> GuestEvent:
+    """The event as its guests see it (no counts, no ids), with their link's rights, the
+    consent text in force and when its face data goes (``kanta.events.service.RETENTION_ENDS_SQL``)."""
+    from kanta.events.service import RETENTION_ENDS_SQL
+    from kanta.privacy.policy import DEFAULT_CONSENT_TEXT
+
+    with connection() as conn:
+        retention = conn.execute(f"SELECT {RETENTION_ENDS_SQL} AS ends_at FROM events e WHERE e.id = %s",
+                                 (guest.event_id,)).fetchone()
+    if retention is None:
+        raise not_found("event", guest.event_code)  # deleted since the token was checked
+    e = guest.event
+    return GuestEvent(code=guest.event_code, name=e["name"], description=e["description"], starts_at=e["starts_at"],
+                      ends_at=e["ends_at"], rights=guest.rights, link_expires_at=guest.expires_at,
+                      face_search=e["face_search"], consent_text=e["consent_text"] or DEFAULT_CONSENT_TEXT,
+                      retention_ends_at=retention["ends_at"], privacy=PRIVACY_NOTICE)
+
+
+def create_uploads(guest: Guest, body: UploadRequest) -> list[UploadTicket]:
+    """Upload tickets for a guest, as the host gets them (``kanta.images.service.create_uploads``),
+    counted against ``LINK_UPLOADS`` and ``EVENT_UPLOADS`` per file. Raises ``Forbidden``
+    ``right_withheld`` without the upload right, ``TooManyRequests``, ``NotFound``."""
+    from kanta.images import service as images
+
+    _require(guest, "upload")
+    with connection() as conn:
+        _take(conn, LINK_UPLOADS, guest.link_id, len(body.files))
+        _take(conn, EVENT_UPLOADS, guest.event_id, len(body.files))
+    return images.create_uploads(guest.event_code, body)
+
+
+def upload_status(guest: Guest, image_id: uuid.UUID) -> GuestUploadStatus:
+    """Status of one photo of the guest's event. Raises ``Forbidden`` without the upload
+    right, ``NotFound`` ``image_not_found`` (also for a photo of another event)."""
+    _require(guest, "upload")
+    with connection() as conn:
+        row = store.find_image(conn, image_id)
+    if row is None or row["event_code"] != guest.event_code:
+        raise not_found("image", image_id)
+    return GuestUploadStatus.model_validate(row)
+
+
+def search(guest: Guest, selfie: bytes, consented: bool) -> GuestSearchResult:
+    """The guest's own photos, found with their selfie (``kanta.search.service.search_event``,
+    largest face, default cuts): the photos of the matched person(s), each with read URLs
+    valid ``GUEST_READ_URL_TTL_S`` and the box of the matched face, nothing about anyone
+    else. The selfie is never stored. Counted against ``LINK_SEARCHES`` before it is looked at.
+
+    Raises ``Forbidden`` ``right_withheld`` (no find_me right), ``Conflict``
+    ``face_search_off`` (the host turned face search off), ``Invalid`` ``consent_required``
+    (``consented`` false), ``TooManyRequests``, and what ``search_event`` raises
+    (``TooLarge``, ``Invalid`` ``invalid_image`` / ``no_face`` / ``face_unusable``).
+    """
+    from kanta.search import service as search_service
+    from kanta.search.schemas import SearchQuery
+
+    _require(guest, "find_me")
+    if not guest.event["face_search"]:
+        raise Conflict("face_search_off", "The host has turned finding photos by face off for this event.")
+    if not consented:
+        raise Invalid("consent_required",
+                      "Read and accept the event's consent text first, then search with consent=true.")
+    with connection() as conn:
+        _take(conn, LINK_SEARCHES, guest.link_id, 1)
+    result = search_service.search_event(
+        guest.event_code, selfie, SearchQuery.model_validate({"top_k": str(GUEST_SEARCH_TOP_K)}))  # as a query string
+    expires_at = _read_url_expiry()
+    with connection() as conn:
+        # search_event's read URLs live KANTA_READ_URL_TTL; a guest's are signed afresh, shorter.
+        rows = store.faces_by_id(conn, guest.event_id, [m.face_id for m in result.matches])
+    photos = []
+    for match in result.matches:
+        row = rows.get(match.face_id)
+        if row is None:
+            continue  # deleted since the search
+        urls = store.face_urls(row, expires_at)
+        photos.append(GuestPhoto(image_id=row["image_id"], url=urls["image_url"], thumbnail_url=urls["url"],
+                                 bbox=store.bbox(row)))
+    return GuestSearchResult(photos=photos, urls_expire_at=expires_at,
+                             reason=None if photos else "no_match", message=None if photos else GUEST_NO_MATCH)
+
+
+def gallery(guest: Guest, query: GuestImagesQuery) -> GuestGallery:
+    """A page of the event's processed photos, oldest first, with read URLs valid
+    ``GUEST_READ_URL_TTL_S``. Raises ``Forbidden`` ``right_withheld`` without the gallery right."""
+    _require(guest, "gallery")
+    with connection() as conn:
+        # One row more than asked tells whether another page exists.
+        rows = store.list_images(conn, guest.event_id, status="processed", min_faces=None, max_faces=None,
+                                 cluster_id=None, limit=query.limit + 1, offset=query.offset)
+    expires_at = _read_url_expiry()
+    items = [GalleryPhoto(image_id=r["image_id"], url=store.image_url(r, expires_at), width=r["width"],
+                          height=r["height"], created_at=r["created_at"]) for r in rows[: query.limit]]
+    next_offset = query.offset + query.limit if len(rows) > query.limit else None
+    return GuestGallery(items=items, next_offset=next_offset, urls_expire_at=expires_at)
+
+
+def forget(guest: Guest, selfie: bytes, confirmed: bool) -> ForgetResult:
+    """Forget the face in ``selfie`` in the guest's event (``kanta.privacy.service.forget_face``:
+    ``{erased, message}``), counted against ``LINK_FORGETS``. Raises ``Forbidden``
+    ``right_withheld`` (no find_me right), ``Invalid`` ``confirmation_required`` (``confirmed``
+    false), ``TooManyRequests``, and what ``forget_face`` raises (``TooLarge``, ``Invalid``
+    ``invalid_image`` / ``no_face`` / ``face_unusable``, ``Unavailable`` ``people_busy`` /
+    ``faces_busy`` / ``storage_unavailable``)."""
+    from kanta.privacy import service as privacy
+
+    _require(guest, "find_me")
+    if not confirmed:
+        raise Invalid("confirmation_required",
+                      "Forgetting a face erases it for good: send confirm=true to say you mean it.")
+    with connection() as conn:
+        _take(conn, LINK_FORGETS, guest.link_id, 1)
+    return privacy.forget_face(guest.event_code, selfie)

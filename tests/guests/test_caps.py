@@ -1,0 +1,140 @@
+"""Abuse caps of guest links: fixed-window counts in PostgreSQL, per link (upload URLs,
+searches, forget requests an hour) and per event (upload URLs a day); over a cap, 429 with
+Retry-After, the seconds to the window's end; a refused request counts nothing; counts are
+exact under concurrent requests; ended windows are deleted by the hourly timer."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from azure.functions.timer import TimerRequest
+
+from kanta.db import connection
+from tests.guests.helpers import guest_call, upload_body
+from tests.helpers import guest_link, photo
+
+
+@pytest.fixture
+def caps(monkeypatch) -> Iterator[Callable[..., None]]:
+    """Set cap settings (``KANTA_…`` name → value) for one test."""
+    from kanta.config import get_settings
+
+    def set_caps(**values: int) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, str(value))
+        get_settings.cache_clear()
+
+    yield set_caps
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def _seconds_to_window_end(window_s: int) -> float:
+    return window_s - time.time() % window_s
+
+
+def _expect_429(result, window_s: int) -> str:
+    status, body, headers = result
+    assert (status, body["code"]) == (429, "too_many_requests"), body
+    retry = int(headers["Retry-After"])
+    assert 1 <= retry <= window_s and abs(retry - _seconds_to_window_end(window_s)) <= 3, retry
+    return body["message"]
+
+
+def _uploads(functions, code, token, count):
+    return guest_call(functions, "guest_create_uploads", code, token, "POST", json_body=upload_body(count))
+
+
+def test_upload_urls_per_link_and_hour(api, functions, event, caps):
+    caps(KANTA_GUEST_UPLOADS_PER_HOUR=5)
+    code = event["code"]
+    token = guest_link(api, code)["token"]
+    assert _uploads(functions, code, token, 3)[0] == 201
+    message = _expect_429(_uploads(functions, code, token, 3), 3600)
+    assert "at most 5 photo uploads an hour" in message and "2 more" in message
+    # The refused request counted nothing: the 2 left can still be asked for, then none.
+    assert _uploads(functions, code, token, 2)[0] == 201
+    _expect_429(_uploads(functions, code, token, 1), 3600)
+    # A rotated link is a new link, with its own count.
+    assert _uploads(functions, code, guest_link(api, code)["token"], 5)[0] == 201
+
+
+def test_upload_urls_per_event_and_day_across_links(api, functions, event, caps):
+    caps(KANTA_GUEST_UPLOADS_PER_EVENT_DAY=4)
+    code = event["code"]
+    assert _uploads(functions, code, guest_link(api, code)["token"], 3)[0] == 201
+    token = guest_link(api, code)["token"]  # rotating does not reset the event's day
+    message = _expect_429(_uploads(functions, code, token, 2), 86400)
+    assert "at most 4 photos a day" in message
+    assert _uploads(functions, code, token, 1)[0] == 201
+    # The host is not counted.
+    status, _ = api("create_uploads", "POST", route={"code": code}, json_body=upload_body(10))
+    assert status == 201
+
+
+def test_searches_per_link_and_hour_count_even_failed_ones(api, functions, event, caps):
+    caps(KANTA_GUEST_SEARCHES_PER_HOUR=2)
+    code = event["code"]
+    token = guest_link(api, code)["token"]
+
+    def search(body: bytes):
+        return guest_call(functions, "guest_search", code, token, "POST", params={"consent": "true"}, body=body)
+
+    assert search(b"not a photo")[0] == 422  # a refused selfie still cost a look
+    assert search(photo("obama_5_small.jpg"))[0] == 200
+    _expect_429(search(photo("obama_5_small.jpg")), 3600)
+    # Refusals that need no look at the selfie do not count, and come first.
+    status, body, _ = guest_call(functions, "guest_search", code, token, "POST", body=photo("obama_5_small.jpg"))
+    assert (status, body["code"]) == (422, "consent_required")
+
+
+def test_forget_requests_per_link_and_hour(api, functions, event, caps, monkeypatch):
+    from kanta.privacy import service as privacy
+
+    caps(KANTA_GUEST_FORGETS_PER_HOUR=1)
+    from kanta.privacy.schemas import ForgetResult
+
+    calls = []
+    # Only the count is under test here; forgetting itself is the privacy service's.
+    monkeypatch.setattr(privacy, "forget_face",
+                        lambda code, selfie: calls.append(code) or ForgetResult(erased=0, message="None found."))
+    code = event["code"]
+    token = guest_link(api, code)["token"]
+
+    def forget():
+        return guest_call(functions, "guest_forget", code, token, "POST", params={"confirm": "true"},
+                          body=photo("obama_5_small.jpg"))
+
+    assert forget()[:2] == (200, {"erased": 0, "message": "None found."})
+    _expect_429(forget(), 3600)
+    assert calls == [code]
+
+
+def test_counts_are_exact_under_concurrent_requests(api, functions, event, caps):
+    caps(KANTA_GUEST_UPLOADS_PER_HOUR=5)
+    code = event["code"]
+    token = guest_link(api, code)["token"]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(lambda _: _uploads(functions, code, token, 1)[0], range(12)))
+    assert sorted(statuses) == [201] * 5 + [429] * 7
+    with connection() as conn:
+        counts = [r["count"] for r in conn.execute(
+            "SELECT count FROM rate_counters WHERE scope = 'link_uploads' AND key = "
+            "(SELECT id::text FROM guest_links WHERE event_id = (SELECT id FROM events WHERE code = %s))", (code,))]
+    assert counts == [5]
+
+
+def test_the_hourly_timer_deletes_ended_windows(functions):
+    with connection() as conn:
+        conn.execute("""INSERT INTO rate_counters (scope, key, window_start, count) VALUES
+                        ('link_searches', 'old-test', now() - interval '25 hours', 3),
+                        ('event_uploads', 'old-test', date_bin('1 day', now(), '2000-01-01'), 3),
+                        ('link_searches', 'old-test', date_bin('1 hour', now(), '2000-01-01'), 3)""")
+    functions["purge_guest_counters_timer"](TimerRequest(past_due=False))
+    with connection() as conn:
+        left = conn.execute("SELECT scope, window_start < now() - interval '1 day' AS old FROM rate_counters "
+                            "WHERE key = 'old-test' ORDER BY scope").fetchall()
+    assert [(r["scope"], r["old"]) for r in left] == [("event_uploads", False), ("link_searches", False)]

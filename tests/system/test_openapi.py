@@ -1,0 +1,444 @@
+"""The OpenAPI document (``GET /api/openapi.json``), the API reference page (``GET /api/docs``)
+and generated requests over every documented operation (schemathesis).
+
+The document is read from ``function_app.app`` as the host indexes it, so a route added
+without ``@operation(...)``, or with a model the document lacks, fails here. The generated
+run serves the app over real HTTP with Kanta's local host (``kanta.local.host``), against
+the session's PostgreSQL and Azurite, and checks every response against the document.
+"""
+
+from __future__ import annotations
+
+import http.client
+import inspect
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import azure.functions as func
+import pytest
+import requests
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+import kanta
+from kanta.errors import KantaError, not_found
+from kanta.http import status_of
+from kanta.openapi import ERRORS, IMAGE_BODY, build_document, openapi_path, operation_of, route_parameters
+from tests.helpers import Api, downscaled, local_host, photo, put_blob, run_blob_trigger
+
+#: Requests generated per operation (about 30 operations): the run takes about a minute on
+#: two cores, seeding included.
+EXAMPLES = 40
+
+
+def registered() -> list[tuple[str, str, list[str], str, Any]]:
+    """``(function name, route, methods, auth level, user function)`` of each HTTP function,
+    as the host indexes them."""
+    from function_app import app
+    from kanta.local.host import index_functions
+
+    found = []
+    for fn in index_functions(app):
+        if fn.is_http_function():
+            trigger = fn.get_trigger()
+            methods = [str(getattr(m, "value", m)) for m in trigger.methods]
+            found.append((fn.get_function_name(), trigger.route, methods, trigger.auth_level.name,
+                          fn.get_user_function()))
+    return sorted(found, key=lambda f: f[0])
+
+
+ROUTES = registered()
+
+
+@pytest.fixture(scope="module")
+def document(functions) -> dict[str, Any]:
+    """The document as ``GET /api/openapi.json`` serves it: the one ``build_document`` makes
+    of the app (which raises ``ValueError`` naming a function that documents itself wrongly)."""
+    from function_app import app
+
+    expected = build_document(app)
+    status, body = Api(functions)("openapi_document")
+    assert status == 200 and body == expected
+    return body
+
+
+def ref_target(document: dict[str, Any], ref: str) -> Any:
+    """The node ``ref`` (``#/components/...``) points to; ``KeyError`` when there is none."""
+    node: Any = document
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def refs_in(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for child in node.values():
+            yield from refs_in(child)
+    elif isinstance(node, list):
+        for child in node:
+            yield from refs_in(child)
+
+
+# --- the document ----------------------------------------------------------------------------
+
+
+def test_the_document_is_valid_openapi_3_1(functions, document):
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+
+    assert document["openapi"] == "3.1.0"
+    OpenAPIV31SpecValidator(document).validate()
+    # Served as JSON, the same bytes each time (built once per process).
+    served = [functions["openapi_document"](func.HttpRequest("GET", "http://localhost/api/openapi.json", body=b""))
+              for _ in range(2)]
+    assert [r.mimetype for r in served] == ["application/json"] * 2
+    assert served[0].get_body() == served[1].get_body()
+
+
+def test_the_document_is_built_from_an_app_the_host_has_indexed():
+    """In Azure the worker indexes the app first (``app.get_functions()``, which refuses a
+    second call); building the document after that still works, and gives the same."""
+    from function_app import app
+    from kanta.local.host import index_functions
+
+    index_functions(app)
+    assert build_document(app) == build_document(app)
+
+
+@pytest.mark.parametrize(("name", "route", "methods", "auth", "function"), ROUTES, ids=[r[0] for r in ROUTES])
+def test_every_http_function_is_documented(request, name, route, methods, auth, function):
+    """Each HTTP function of the app has an ``Operation``, and the document has its path,
+    each of its methods (operationId: the function's name), its route parameters, and the
+    keys the host asks for at its auth level."""
+    op = operation_of(function)
+    assert op is not None, f"{name} has no @operation(...)"
+    document = request.getfixturevalue("document")
+    path = document["paths"].get(openapi_path(route))
+    assert path is not None, f"{route} is not in the document"
+    for method in methods:
+        documented = path.get(method.lower())
+        assert documented is not None, f"{method} {route} is not in the document"
+        assert documented["operationId"] == name and documented["summary"] == op.summary
+        parameters = {p["name"] for p in documented.get("parameters", ()) if p["in"] == "path"}
+        assert parameters == {p for p, _ in route_parameters(route)}
+        schemes = [sorted(requirement) for requirement in documented["security"]]
+        host = {"ANONYMOUS": [], "FUNCTION": [["functionKey"], ["functionKeyQuery"]], "ADMIN": [["masterKey"]]}[auth]
+        if op.auth == "guest":
+            host = [sorted([*keys, "guestToken"]) for keys in host] or [["guestToken"]]
+        assert schemes == host
+
+
+def test_the_document_has_no_operation_the_app_lacks(document):
+    documented = {(path, method) for path, item in document["paths"].items() for method in item}
+    registered_ = {(openapi_path(route), method.lower()) for _, route, methods, _, _ in ROUTES for method in methods}
+    assert documented == registered_
+
+
+def parsed_models(function: Any, parser: str) -> list[type[BaseModel]]:
+    """The models an HTTP function hands to ``parser`` (``parse_json``, ``parse_query``), read
+    from its source."""
+    code = inspect.unwrap(function)
+    return [code.__globals__[n] for n in re.findall(rf"\b{parser}\(req, (\w+)\)", inspect.getsource(code))]
+
+
+@pytest.mark.parametrize(("name", "route", "methods", "auth", "function"), ROUTES, ids=[r[0] for r in ROUTES])
+def test_every_operation_names_the_models_its_function_uses(name, route, methods, auth, function):
+    """The body and query models an ``Operation`` names are the ones its function parses,
+    and a function that answers JSON documents the model of each success but a 204."""
+    op = operation_of(function)
+    assert op is not None, f"{name} has no @operation(...)"
+    assert parsed_models(function, "parse_json") == ([op.body] if isinstance(op.body, type) else []), name
+    assert parsed_models(function, "parse_query") == ([op.query] if op.query is not None else []), name
+    if "json_response(" in inspect.getsource(inspect.unwrap(function)):
+        undocumented = [status for status, body in op.responses.items() if status != 204 and body is None]
+        assert not undocumented, f"{name}: no model for {undocumented}"
+
+
+def _schema_of(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    return ref_target(document, node["$ref"]) if "$ref" in node else node
+
+
+@pytest.mark.parametrize(("name", "route", "methods", "auth", "function"), ROUTES, ids=[r[0] for r in ROUTES])
+def test_every_model_an_operation_names_is_in_the_document(document, name, route, methods, auth, function):
+    """The body, query and response models of each operation are there, with their fields,
+    and every ``$ref`` of the document resolves."""
+    op = operation_of(function)
+    assert op is not None, f"{name} has no @operation(...)"
+    for method in methods:
+        documented = document["paths"][openapi_path(route)][method.lower()]
+        if isinstance(op.body, type):
+            schema = _schema_of(document, documented["requestBody"]["content"]["application/json"]["schema"])
+            assert set(schema["properties"]) == set(op.body.model_fields), name
+        elif op.body == IMAGE_BODY:
+            assert "application/octet-stream" in documented["requestBody"]["content"]
+        if op.query is not None:
+            query = {p["name"] for p in documented["parameters"] if p["in"] == "query"}
+            assert query == set(op.query.model_fields), name
+        for status, model in op.responses.items():
+            response = documented["responses"][str(status)]
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                schema = _schema_of(document, response["content"]["application/json"]["schema"])
+                assert set(schema["properties"]) == set(model.model_fields), (name, status)
+            elif model is None:
+                assert "content" not in response
+    for ref in set(refs_in(document)):
+        ref_target(document, ref)
+
+
+def numbers_without_bounds(document: dict[str, Any], node: Any, path: str = "", seen: frozenset = frozenset()
+                           ) -> list[str]:
+    """Paths of the integers and numbers of a request schema lacking a lower or upper bound."""
+    found = []
+    if isinstance(node, dict):
+        if "$ref" in node and node["$ref"] not in seen:
+            return numbers_without_bounds(document, ref_target(document, node["$ref"]), path, seen | {node["$ref"]})
+        if node.get("type") in ("integer", "number") and not (
+                {"minimum", "exclusiveMinimum"} & set(node) and {"maximum", "exclusiveMaximum"} & set(node)):
+            found.append(path)
+        for key, child in node.items():
+            found += numbers_without_bounds(document, child, f"{path}.{key}", seen)
+    elif isinstance(node, list):
+        for i, child in enumerate(node):
+            found += numbers_without_bounds(document, child, f"{path}[{i}]", seen)
+    return found
+
+
+def test_the_document_states_the_bounds_of_every_number_a_request_takes(document):
+    """A client reads the limits from the document (``limit`` 1–200, cluster ids within
+    PostgreSQL integer), as JSON Schema's ``minimum``/``maximum``."""
+    unbounded = []
+    for path, item in document["paths"].items():
+        for method, documented in item.items():
+            for parameter in documented.get("parameters", ()):
+                unbounded += numbers_without_bounds(document, parameter["schema"], f"{method} {path} {parameter['name']}")
+            body = documented.get("requestBody", {}).get("content", {}).get("application/json")
+            if body:
+                unbounded += numbers_without_bounds(document, body["schema"], f"{method} {path} body")
+    assert not unbounded
+    limit = next(p for p in document["paths"]["/events"]["get"]["parameters"] if p["name"] == "limit")
+    assert limit["schema"] | {"default": 50} == {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
+
+
+_ERROR_CLASS_CALL = re.compile(r"\b([A-Z]\w+)\(\s*\"([a-z_]+)\"")
+_NOT_FOUND_CALL = re.compile(r"\bnot_found\(\s*\"([a-z_]+)\"")
+
+
+def raised_codes() -> dict[str, set[int]]:
+    """Each error code Kanta's source raises, with the HTTP statuses its error classes get
+    (``Conflict("event_exists", ...)``: 409; ``not_found("event", ...)``: 404)."""
+    from kanta import errors
+
+    classes = {name: cls for name, cls in vars(errors).items()
+               if isinstance(cls, type) and issubclass(cls, KantaError)}
+    codes: dict[str, set[int]] = {}
+    for path in Path(kanta.__file__).parent.rglob("*.py"):
+        text = path.read_text()
+        for name, code in _ERROR_CLASS_CALL.findall(text):
+            if name in classes:
+                err = classes[name].__new__(classes[name])
+                codes.setdefault(code, set()).add(status_of(err))
+        for kind in _NOT_FOUND_CALL.findall(text):
+            codes.setdefault(f"{kind}_not_found", set()).add(status_of(not_found(kind, "x")))
+    for path in Path(kanta.__file__).parent.rglob("functions.py"):
+        for kind in re.findall(r"route_(?:int|uuid)\(req, \"\w+\", \"(\w+)\"\)", path.read_text()):
+            codes.setdefault(f"{kind}_not_found", set()).add(404)
+    return codes
+
+
+def test_every_error_code_has_the_status_kanta_answers_it_with():
+    """``kanta.openapi.ERRORS`` gives each code the status ``kanta.http`` gives the error that
+    raises it, and names no code Kanta never raises."""
+    raised = raised_codes()
+    for code, statuses in raised.items():
+        assert code in ERRORS, f"{code} is raised but not in kanta.openapi.ERRORS"
+        assert statuses == {ERRORS[code][0]}, (code, statuses, ERRORS[code][0])
+    # route_not_found and method_not_allowed are the local host's own answers.
+    host = Path(kanta.__file__).parent.joinpath("local", "host.py").read_text()
+    assert set(ERRORS) - set(raised) <= {c for c in ERRORS if f'"{c}"' in host}
+
+
+# --- the reference page ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def base_url(services) -> Iterator[str]:
+    """The app served over real HTTP by Kanta's local host, on a free port."""
+    from function_app import app
+
+    with local_host(app) as origin:
+        yield f"{origin}/api"
+
+
+class _Links(HTMLParser):
+    """Every ``src``/``href`` of a page, and the ``data-openapi`` of its body."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.document: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        self.links += [v for k, v in attrs if k in ("src", "href") and v]
+        if tag == "body":
+            self.document = values.get("data-openapi")
+
+
+def package_file(name: str) -> bytes:
+    from swagger_ui_bundle import swagger_ui_path
+
+    return (swagger_ui_path / name).read_bytes()
+
+
+@pytest.mark.parametrize("page", ["docs", "docs/"])
+def test_the_reference_page_loads_everything_from_kanta(base_url, page):
+    """The page and each file it loads come from Kanta (the Swagger UI files are the
+    package's own bytes) with their media types; nothing points to another host."""
+    url = f"{base_url}/{page}"
+    got = requests.get(url, timeout=10)
+    assert got.status_code == 200 and got.headers["Content-Type"].startswith("text/html")
+    assert "default-src 'none'" in got.headers["Content-Security-Policy"]
+    assert not re.search(r"(?i)(https?:)?//", got.text), "the page names a URL of another host"
+    parser = _Links()
+    parser.feed(got.text)
+    assert parser.document
+    assert urljoin(url, parser.document) == f"{base_url}/openapi.json"
+    types = {".css": "text/css", ".js": "text/javascript", ".png": "image/png"}
+    loaded = set()
+    for link in parser.links:
+        target = urljoin(url, link)
+        assert urlsplit(target).netloc == urlsplit(base_url).netloc
+        name = target.removeprefix(f"{base_url}/docs/")
+        served = requests.get(target, timeout=10)
+        assert served.status_code == 200, target
+        assert served.headers["Content-Type"].split(";")[0] == types[Path(name).suffix], target
+        assert served.headers["X-Content-Type-Options"] == "nosniff"
+        if name != "kanta-docs.js":
+            assert served.content == package_file(name), target
+        loaded.add(name)
+    assert {"swagger-ui-bundle.js", "swagger-ui.css", "kanta-docs.js"} <= loaded
+    script = requests.get(f"{base_url}/docs/kanta-docs.js", timeout=10).text
+    assert "validatorUrl: null" in script and "http" not in script
+    document = requests.get(urljoin(url, parser.document), timeout=10)
+    assert document.status_code == 200 and document.json()["openapi"] == "3.1.0"
+
+
+def test_the_reference_page_reads_openapi_3_1(base_url):
+    """The page's Swagger UI knows OpenAPI 3.1 (``isOAS31``, since Swagger UI 5): the 4.x build
+    of swagger-ui-bundle 1.1.0 shows "Unable to render this definition" for any document but
+    ``swagger: 2.0`` and ``openapi: 3.0.n``."""
+    bundle = requests.get(f"{base_url}/docs/swagger-ui-bundle.js", timeout=10).text
+    assert "isOAS31" in bundle
+
+
+RAW_PATHS = ["/docs/..%2F..%2Ffunction_app.py", "/docs/%2e%2e%2ffunction_app.py", "/docs/..%2f..%2frequirements.txt",
+             "/docs/%2e%2e", "/docs/..", "/docs/index.html", "/docs/swagger-initializer.js",
+             "/docs/swagger-ui-bundle.js.map", "/docs/SWAGGER-UI.CSS", "/docs/swagger-ui.css%00.png",
+             "/docs/%2Fetc%2Fpasswd", "/docs/swagger-ui.css/..%2F..%2F..%2Fhost.json"]
+
+
+@pytest.mark.parametrize("raw_path", RAW_PATHS)
+def test_no_other_file_is_served(base_url, raw_path):
+    """Only the listed files are served: a path that climbs out of the folder, or names
+    another file of the package, is a JSON 404 (sent as is, not normalised by a client)."""
+    parts = urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.request("GET", parts.path + raw_path)
+    got = conn.getresponse()
+    body = got.read()
+    conn.close()
+    assert got.status == 404, (raw_path, got.status)
+    assert json.loads(body)["code"] in ("file_not_found", "route_not_found")
+
+
+@pytest.mark.parametrize("name", ["../../function_app.py", "../openapi.py", "/etc/passwd", "..", "",
+                                  "swagger-ui.css/../../../host.json", "swagger_ui_bundle/__init__.py"])
+def test_no_other_file_is_served_whatever_the_host_passes(functions, name):
+    """However the Functions host decodes a path, the function serves no name off its list."""
+    status, body = Api(functions)("api_docs_file", route={"file": name})
+    assert status == 404 and body["code"] == "file_not_found"
+
+
+# --- generated requests ----------------------------------------------------------------------
+
+
+def seed_event(functions: dict[str, Any], guests: bool = False) -> dict[str, str]:
+    """An event with four photos of two people, clustered: one real key per route parameter
+    name (``code``, ``image_id``, ``face_id``, ``cluster_id``), so generated requests also
+    reach the code past the lookups; with ``guests``, also the ``token`` of a guest link that
+    allows everything."""
+    api = Api(functions)
+    code = f"oas-{uuid.uuid4().hex[:12]}"
+    assert api("create_event", "POST", json_body={"code": code})[0] == 201
+    for name in ("obama_1.jpg", "obama_2.jpg", "biden_1.jpg", "biden_2.jpg"):
+        put_blob(f"{code}/{name}", downscaled(photo(name)))
+        run_blob_trigger(functions, f"{code}/{name}")
+    assert api("recluster_event", "POST", route={"code": code})[0] == 200
+    image = api("list_images", route={"code": code})[1]["items"][0]
+    face = api("get_image", route={"image_id": image["image_id"]})[1]["faces"][0]
+    person = api("list_clusters", route={"code": code})[1]["items"][0]
+    keys = {"code": code, "image_id": image["image_id"], "face_id": str(face["face_id"]),
+            "cluster_id": str(person["cluster_id"])}
+    if guests:
+        rights = {"upload": True, "find_me": True, "gallery": True}
+        status, link = api("create_guest_link", "POST", route={"code": code}, json_body={"rights": rights})
+        assert status == 201, link
+        keys["token"] = link["token"]
+    return keys
+
+
+OPERATIONS = [(name, method, openapi_path(route)) for name, route, methods, _, _ in ROUTES for method in methods]
+
+
+@pytest.fixture(scope="module")
+def schema(document):
+    import schemathesis
+
+    return schemathesis.openapi.from_dict(document, config=schemathesis.Config())
+
+
+@pytest.mark.parametrize(("name", "method", "path"), OPERATIONS, ids=[o[0] for o in OPERATIONS])
+def test_generated_requests_conform_to_the_document(functions, schema, base_url, name, method, path):
+    """``EXAMPLES`` requests generated from the document (valid and invalid ones) to one
+    operation, over HTTP: no 5xx, and each response's status, media type, headers and body
+    as the document says. Half the time the route parameters are real keys of a freshly
+    seeded event, so requests get past the lookups; a guest route then also gets the real
+    token of the event's guest link (else a generated one: its 401 must conform too)."""
+    from schemathesis import GenerationMode
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
+              response_schema_conformance]
+    operation = schema[path][method]
+    strategies = [operation.as_strategy(mode) for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)]
+    parameters = [p for p, _ in route_parameters(path)]
+    if {"code", "image_id", "face_id", "cluster_id"} & set(parameters):
+        guest = any("guestToken" in requirement for requirement in schema.raw_schema["paths"][path][method.lower()]
+                    ["security"])
+        keys = seed_event(functions, guests=guest)
+        real = {p: keys[p] for p in parameters if p in keys}
+        headers = {"Authorization": f"Bearer {keys['token']}"} if guest else None
+        strategies += [operation.as_strategy(GenerationMode.POSITIVE, path_parameters=real, headers=headers)] * 2
+    session = requests.Session()
+
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, print_blob=False,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(st.one_of(strategies))
+    def run(case: Any) -> None:
+        case.call_and_validate(base_url=base_url, session=session, checks=checks, timeout=30)
+
+    run()

@@ -10,7 +10,8 @@ from kanta.images.functions import bp as images
 from kanta.privacy.functions import bp as privacy
 from kanta.search.functions import bp as search
 from kanta.system.functions import bp as system
+from kanta.web.functions import bp as web
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (system, events, images, clusters, search, guests, privacy):
+for blueprint in (system, events, images, clusters, search, guests, privacy, web):
     app.register_functions(blueprint)

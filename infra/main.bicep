@@ -38,7 +38,7 @@ param principalName string
 @description('Resource group name; empty: rg-<environmentName>.')
 param resourceGroupName string = ''
 
-@description('Browser origins allowed to PUT/GET blobs of the uploads account with SAS URLs (CORS), e.g. ["https://photos.example.com"].')
+@description('Browser origins allowed to PUT/GET blobs of the uploads account with SAS URLs (CORS) besides the Function App\'s own (the guest page), e.g. ["https://photos.example.com"].')
 param allowedOrigins array = []
 
 @description('Delete photos and thumbnails this many days after upload; 0: keep them (no lifecycle rule).')
@@ -76,6 +76,10 @@ var uploadsContainer = 'uploads'
 var facesContainer = 'faces'
 var deploymentContainerName = 'app-package'
 var uploadsSystemTopicName = 'evgt-uploads-${resourceToken}'
+var functionAppName = 'func-kanta-${resourceToken}'
+// The guest page is served by the Function App itself (GET /api/join/{code}): its origin
+// always may PUT photos to and GET photos from the uploads account; allowedOrigins adds others.
+var appOrigin = 'https://${functionAppName}.azurewebsites.net'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
@@ -158,7 +162,7 @@ module uploadsStorage 'app/storage-account.bicep' = {
       uploadsContainer
       facesContainer
     ]
-    allowedOrigins: allowedOrigins
+    allowedOrigins: union([appOrigin], allowedOrigins)
     lifecycleDeletePrefixes: [
       '${uploadsContainer}/'
       '${facesContainer}/'
@@ -235,7 +239,7 @@ module functionApp 'app/function-app.bicep' = {
   name: 'function-app'
   scope: rg
   params: {
-    name: 'func-kanta-${resourceToken}'
+    name: functionAppName
     planName: 'plan-kanta-${resourceToken}'
     location: location
     tags: tags

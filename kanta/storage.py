@@ -20,6 +20,7 @@ from azure.storage.blob import (
     BlobSasPermissions,
     BlobServiceClient,
     ContainerClient,
+    CorsRule,
     UserDelegationKey,
     generate_blob_sas,
 )
@@ -63,6 +64,28 @@ def ensure_containers() -> None:
     for container in (uploads_container(), faces_container()):
         if not container.exists():
             container.create_container()
+
+
+#: Seconds a browser may cache the answer to a CORS preflight of the blob endpoint.
+CORS_MAX_AGE_S = 3600
+
+
+def allow_browser_origins(origins: list[str]) -> None:
+    """Let pages of ``origins`` (``scheme://host:port``) PUT photos to upload URLs and GET
+    photos and thumbnails with read URLs, by setting the blob service's CORS rule (local runs
+    and tests: Azurite; Azure's rule comes from the infrastructure). Replaces any rule.
+
+    Raises ``azure.core.exceptions.AzureError`` when storage refuses or cannot be reached."""
+    rule = CorsRule(
+        allowed_origins=list(origins),
+        allowed_methods=["GET", "HEAD", "PUT", "OPTIONS"],
+        # What the page sends with an upload: the ticket's headers.
+        allowed_headers=["content-type", "x-ms-blob-type", "x-ms-blob-content-type", "x-ms-version",
+                         "x-ms-date", "x-ms-client-request-id"],
+        exposed_headers=["etag", "last-modified", "content-length", "content-type"],
+        max_age_in_seconds=CORS_MAX_AGE_S,
+    )
+    get_blob_service().set_service_properties(cors=[rule])
 
 
 def faces_container() -> ContainerClient:

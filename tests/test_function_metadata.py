@@ -44,6 +44,8 @@ HTTP = {
     "guest_images": ("guest/events/{code}/images", ["GET"], "ANONYMOUS"),
     "guest_forget": ("guest/events/{code}/forget", ["POST"], "ANONYMOUS"),
     "erase_person": ("events/{code}/clusters/{cluster_id}/erase", ["POST"], "FUNCTION"),
+    "guest_page": ("join/{code}", ["GET"], "ANONYMOUS"),
+    "guest_page_asset": ("join-assets/{name}", ["GET"], "ANONYMOUS"),
 }
 #: One timer per job: its schedule (six-field NCRONTAB), fixed unless an app setting names it.
 TIMERS = {

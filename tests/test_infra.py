@@ -267,7 +267,11 @@ def test_uploads_account_containers_cors_and_lifecycle():
     uploads = module("uploadsStorage")
     assert re.search(r"containers: \[\s*uploadsContainer\s*facesContainer\s*\]", uploads)
     assert re.search(r"var uploadsContainer = '(\w+)'", MAIN_BICEP.read_text())[1] == UPLOADS_CONTAINER
-    assert properties(uploads)["allowedOrigins"] == "allowedOrigins"
+    # The guest page's own origin, then the deployer's.
+    assert properties(uploads)["allowedOrigins"] == "union([appOrigin], allowedOrigins)"
+    main = MAIN_BICEP.read_text()
+    assert "var appOrigin = 'https://${functionAppName}.azurewebsites.net'" in main
+    assert properties(module("functionApp"))["name"] == "functionAppName"
     assert properties(uploads)["lifecycleDeleteAfterDays"] == "uploadRetentionDays"
     assert properties(uploads)["publicNetworkAccess"] == "'Enabled'"  # browsers upload to it
     storage = (INFRA / "app" / "storage-account.bicep").read_text()

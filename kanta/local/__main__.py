@@ -68,14 +68,18 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(RECLUSTER_SCHEDULE_SETTING, "0 */10 * * * *")
 
         from kanta.migrate import migrate
-        from kanta.storage import ensure_containers
+        from kanta.storage import allow_browser_origins, ensure_containers
 
         applied = migrate(dsn)
         log.info("database %s ready (%d migration(s) applied)", dsn, len(applied))
         ensure_containers()
+        origin = f"http://127.0.0.1:{args.port}"
+        # The guest page (served from this origin) PUTs photos to Azurite and reads them back.
+        allow_browser_origins([origin, f"http://localhost:{args.port}"])
         log.info("Azurite blob service on 127.0.0.1:%d, container %r", args.blob_port, UPLOADS_CONTAINER)
         if args.setup_only:
             return 0
+        log.info("guest page of the demo event (open it in a browser): %s", demo_guest_url(origin))
         if shutil.which("func") and not args.no_func:
             log.info("Azure Functions Core Tools found: running func start")
             return subprocess.call(["func", "start", "--port", str(args.port)], cwd=ROOT)
@@ -83,6 +87,29 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         azurite.stop()
         postgres.stop()
+
+
+#: The event ``scripts/start`` makes so a new user can try the guest page at once.
+DEMO_EVENT = "demo"
+
+
+def demo_guest_url(origin: str) -> str:
+    """Create the demo event if missing and give it a new guest link (every right: upload,
+    find me, gallery); return the link's join URL on ``origin``. A new token each start: the
+    old one stops working, and only this run printed the new one."""
+    from kanta.errors import Conflict
+    from kanta.events.schemas import EventCreate
+    from kanta.events.service import create_event
+    from kanta.guests.schemas import GuestLinkCreate, GuestRights
+    from kanta.guests.service import create_link
+
+    try:
+        create_event(EventCreate(code=DEMO_EVENT, name="Kanta demo",
+                                 description="Upload a few photos, then find yourself with a selfie."))
+    except Conflict:
+        pass  # made by an earlier start
+    rights = GuestRights(upload=True, find_me=True, gallery=True)
+    return create_link(DEMO_EVENT, GuestLinkCreate(rights=rights), origin).join_url
 
 
 def run_local_host(port: int, poll_seconds: float) -> int:

@@ -1,0 +1,84 @@
+"""Triggers of the guest web page (anonymous): ``GET /api/join/{code}`` serves the page and
+``GET /api/join-assets/{name}`` its script and style sheet, all from ``static/`` next to this
+module: no CDN, no build step.
+
+The page reads the guest link's token from the URL fragment (``#t=...``), which browsers
+never send to a server, and sends it to the guest routes in ``Authorization: Bearer``; so the
+token is in no request line, server log or ``Referer``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import azure.functions as func
+
+from kanta import storage
+from kanta.errors import NotFound
+from kanta.events.schemas import EventCode
+from kanta.http import api
+from kanta.openapi import operation
+
+bp = func.Blueprint()
+
+#: The page's files.
+STATIC = Path(__file__).parent / "static"
+#: The files served under ``join-assets/``, with their media types: nothing else is.
+ASSETS = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+#: Seconds browsers may cache the page's files (short: a new deployment shows within minutes).
+CACHE_S = 300
+
+
+def _storage_origin() -> str:
+    """Origin of the uploads account's blob endpoint: the page PUTs photos there and shows
+    photos from there (read and upload URLs are SAS URLs on it)."""
+    parts = urlsplit(storage.get_blob_service().url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def security_headers() -> dict[str, str]:
+    """Headers of every page response: a Content-Security-Policy allowing scripts, styles and
+    requests only from this app and the blob endpoint (no inline script, no other origin), no
+    ``Referer`` sent anywhere, no MIME sniffing, no framing by other sites."""
+    blobs = _storage_origin()
+    policy = "; ".join([
+        "default-src 'self'",
+        f"img-src 'self' {blobs} blob: data:",
+        f"connect-src 'self' {blobs}",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'none'",
+    ])
+    return {"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff", "Cache-Control": f"private, max-age={CACHE_S}"}
+
+
+@bp.function_name("guest_page")
+@bp.route(route="join/{code}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@operation(summary="The guest page of an event (join URL)", tag="web", auth="anonymous", path={"code": EventCode},
+           responses={200: "text/html"}, database=False)
+@api
+def guest_page(req: func.HttpRequest) -> func.HttpResponse:
+    """``GET /api/join/{code}`` → the guest page (HTML). It asks the guest routes for the
+    event with the token of its URL fragment, so an unknown event or a bad token is shown on
+    the page, in words, not as an HTTP error here."""
+    return func.HttpResponse((STATIC / "index.html").read_bytes(), status_code=200,
+                             mimetype="text/html", charset="utf-8", headers=security_headers())
+
+
+@bp.function_name("guest_page_asset")
+@bp.route(route="join-assets/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@operation(summary="A file of the guest page", tag="web", auth="anonymous",
+           responses={200: ("text/javascript", "text/css")}, errors=("asset_not_found",), database=False)
+@api
+def guest_page_asset(req: func.HttpRequest) -> func.HttpResponse:
+    """``GET /api/join-assets/{name}`` → ``app.js`` or ``app.css``; 404 ``asset_not_found`` for
+    any other name (a fixed list: no path is ever built from the request)."""
+    name = req.route_params.get("name", "")
+    if name not in ASSETS:
+        raise NotFound("asset_not_found", "The guest page has no such file.")
+    mimetype, _, charset = ASSETS[name].partition("; charset=")
+    return func.HttpResponse((STATIC / name).read_bytes(), status_code=200, mimetype=mimetype,
+                             charset=charset, headers=security_headers())

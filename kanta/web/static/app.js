@@ -1,0 +1,383 @@
+// Kanta's guest page: join an event, upload photos straight to storage, find my photos by
+// selfie, forget my face. Plain browser JavaScript (no build step, no library).
+//
+// The page is /api/join/{code}#t={token}. The token stays in the URL fragment, which the
+// browser never sends to a server, and goes to the guest routes in an Authorization header.
+"use strict";
+
+(() => {
+  const code = decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop() || "");
+  const token = new URLSearchParams(location.hash.slice(1)).get("t") || "";
+  const base = new URL(`../guest/events/${encodeURIComponent(code)}`, location.href).href;
+  // Statuses of an upload's photo while it is not finished.
+  const UNFINISHED = new Set(["pending", "indexing"]);
+  // How often (ms) and how long (ms) the page asks for an upload's indexing status.
+  const POLL_MS = 1500;
+  const POLL_FOR_MS = 10 * 60 * 1000;
+  const TYPES = new Set(["image/jpeg", "image/png", "image/webp"]);
+  const NO_MATCH_HINT = "Try a selfie in good light, facing the camera, without sunglasses. " +
+    "Photos added in the last few minutes may still be being indexed: try again shortly.";
+
+  const $ = (id) => document.getElementById(id);
+  let eventInfo = null;
+
+  // ---------------------------------------------------------------- talking to Kanta
+
+  class KantaError extends Error {
+    constructor(status, body) {
+      super((body && body.message) || `The server answered ${status}.`);
+      this.status = status;
+      this.code = body && body.code;
+    }
+  }
+
+  async function call(path, { method = "GET", body, type } = {}) {
+    const headers = { Authorization: `Bearer ${token}` };
+    if (type) headers["Content-Type"] = type;
+    let response;
+    try {
+      response = await fetch(base + path, { method, headers, body, cache: "no-store" });
+    } catch {
+      throw new KantaError(0, { message: "Kanta cannot be reached. Check your connection and try again." });
+    }
+    const text = await response.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+    if (!response.ok) throw new KantaError(response.status, data);
+    return data;
+  }
+
+  function showNotice(message) {
+    const notice = $("notice");
+    notice.textContent = message;
+    notice.hidden = false;
+  }
+
+  function tokenProblem(error) {
+    if (error.status === 401) {
+      return "This link no longer works: it has expired or the host replaced it. " +
+        "Ask the host for the event's current QR code or link.";
+    }
+    if (error.status === 404) return "There is no such event. Check that you opened the whole link.";
+    if (error.status === 429) return "Too many requests from this link just now. Wait a little and try again.";
+    return error.message;
+  }
+
+  // ---------------------------------------------------------------- joining
+
+  function formatWhen(startsAt, endsAt) {
+    const format = (value) => new Date(value).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+    if (startsAt && endsAt) return `${format(startsAt)} – ${format(endsAt)}`;
+    if (startsAt) return `From ${format(startsAt)}`;
+    if (endsAt) return `Until ${format(endsAt)}`;
+    return "";
+  }
+
+  async function join() {
+    if (!code || !token) {
+      showNotice("This page needs the whole link from the event's QR code (the part after # is missing). " +
+        "Scan the QR code again or ask the host for the link.");
+      return;
+    }
+    try {
+      eventInfo = await call("");
+    } catch (error) {
+      showNotice(tokenProblem(error));
+      return;
+    }
+    document.title = `${eventInfo.name || eventInfo.code} – photos`;
+    $("event-name").textContent = eventInfo.name || eventInfo.code;
+    $("event-when").textContent = formatWhen(eventInfo.starts_at, eventInfo.ends_at);
+    $("event-description").textContent = eventInfo.description || "";
+    const until = eventInfo.retention_ends_at
+      ? ` This event's face data is deleted on ${new Date(eventInfo.retention_ends_at).toLocaleDateString(undefined, { dateStyle: "long" })}.`
+      : "";
+    $("privacy").textContent = eventInfo.privacy + until;
+    $("consent-text").textContent = eventInfo.consent_text;
+    $("join").hidden = false;
+    const rights = eventInfo.rights;
+    $("upload").hidden = !rights.upload;
+    $("find").hidden = !(rights.find_me && eventInfo.face_search);
+    $("forget").hidden = !rights.find_me;
+    $("gallery").hidden = !rights.gallery;
+    if (rights.gallery) loadGallery(0);
+  }
+
+  // ---------------------------------------------------------------- uploading
+
+  function uploadRow(file) {
+    const row = document.createElement("li");
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = file.name;
+    const state = document.createElement("span");
+    state.className = "state";
+    const progress = document.createElement("progress");
+    progress.max = 100;
+    progress.value = 0;
+    progress.setAttribute("aria-label", `Upload of ${file.name}`);
+    row.append(name, state, progress);
+    $("uploads").append(row);
+    return {
+      row, progress,
+      set(text, kind = "") { state.textContent = text; state.className = `state ${kind}`; },
+      retry(action) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "secondary";
+        button.textContent = "Retry";
+        button.setAttribute("aria-label", `Retry ${file.name}`);
+        button.addEventListener("click", () => { button.remove(); action(); });
+        row.append(button);
+      },
+    };
+  }
+
+  // PUT the file to its SAS URL, reporting progress; resolves on 201, rejects otherwise.
+  function put(ticket, file, onProgress) {
+    return new Promise((resolve, reject) => {
+      const request = new XMLHttpRequest();
+      request.open(ticket.method || "PUT", ticket.upload_url);
+      for (const [name, value] of Object.entries(ticket.headers || {})) request.setRequestHeader(name, value);
+      request.upload.addEventListener("progress", (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); });
+      request.addEventListener("load", () => (request.status === 201 ? resolve() : reject(request.status)));
+      request.addEventListener("error", () => reject(0));
+      request.send(file);
+    });
+  }
+
+  async function follow(ticket, ui) {
+    const until = Date.now() + POLL_FOR_MS;
+    while (Date.now() < until) {
+      let status;
+      try {
+        status = await call(`/uploads/${ticket.image_id}`);
+      } catch (error) {
+        if (error.status === 401 || error.status === 404) { ui.set(tokenProblem(error), "failed"); return; }
+        status = null; // a blip: ask again
+      }
+      if (status && status.status === "processed") {
+        ui.set("Added", "ok");
+        if (!$("gallery").hidden) refreshGallery();
+        return;
+      }
+      if (status && status.status === "failed") {
+        ui.set(`Not added: ${status.failure_reason || "the photo could not be read."}`, "failed");
+        return;
+      }
+      if (status) ui.set(status.status === "indexing" ? "Looking for faces…" : "Waiting to be indexed…");
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    ui.set("Still being indexed. It will appear later.");
+  }
+
+  async function send(ticket, file, ui) {
+    ui.set("Uploading…");
+    try {
+      await put(ticket, file, (share) => { ui.progress.value = Math.round(share * 100); });
+    } catch (status) {
+      ui.set(status === 403 ? "The upload link expired or was already used." : "Upload failed.", "failed");
+      ui.retry(() => upload([file], [ui]));
+      return;
+    }
+    ui.progress.value = 100;
+    await follow(ticket, ui);
+  }
+
+  async function upload(files, rows) {
+    const wanted = [];
+    files.forEach((file, i) => {
+      const ui = rows ? rows[i] : uploadRow(file);
+      if (!TYPES.has(file.type)) {
+        ui.set("Not added: only JPEG, PNG or WebP photos can be uploaded.", "failed");
+      } else {
+        ui.set("Preparing…");
+        wanted.push([file, ui]);
+      }
+    });
+    // The server takes up to 50 files per request.
+    for (let start = 0; start < wanted.length; start += 50) {
+      const batch = wanted.slice(start, start + 50);
+      let tickets;
+      try {
+        const body = JSON.stringify({ files: batch.map(([file]) => ({ filename: file.name, content_type: file.type })) });
+        tickets = (await call("/uploads", { method: "POST", body, type: "application/json" })).uploads;
+      } catch (error) {
+        for (const [file, ui] of batch) {
+          ui.set(error.status === 401 ? tokenProblem(error) : `Not sent: ${error.message}`, "failed");
+          if (error.status !== 401) ui.retry(() => upload([file], [ui]));
+        }
+        continue;
+      }
+      await Promise.all(batch.map(([file, ui], i) => send(tickets[i], file, ui)));
+    }
+  }
+
+  function onFiles(input) {
+    input.addEventListener("change", () => {
+      const files = Array.from(input.files || []);
+      input.value = "";
+      if (files.length) upload(files);
+    });
+  }
+
+  // ---------------------------------------------------------------- photos: grid, viewer, download
+
+  async function download(url, name) {
+    // Fetched first: a link's download attribute is ignored for another origin's URL.
+    const response = await fetch(url);
+    if (!response.ok) throw new Error("download failed");
+    const blob = await response.blob();
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = name;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  }
+
+  function fileName(photo, contentType) {
+    const ext = { "image/png": "png", "image/webp": "webp" }[contentType] || "jpg";
+    return `${code}-${photo.image_id}.${ext}`;
+  }
+
+  function openViewer(photo) {
+    const viewer = $("viewer");
+    $("viewer-image").src = photo.url;
+    $("viewer-image").alt = "Photo from the event";
+    $("viewer-download").onclick = () => download(photo.url, fileName(photo)).catch(() => {
+      $("find-status").textContent = "The photo could not be downloaded; try again.";
+    });
+    viewer.showModal();
+  }
+
+  function tile(photo, imageUrl, label) {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.setAttribute("aria-label", label);
+    const img = document.createElement("img");
+    img.src = imageUrl;
+    img.alt = "";
+    img.loading = "lazy";
+    button.append(img);
+    button.addEventListener("click", () => openViewer(photo));
+    item.append(button);
+    return item;
+  }
+
+  // ---------------------------------------------------------------- find my photos
+
+  let found = [];
+
+  async function find(file) {
+    const status = $("find-status");
+    const results = $("results");
+    results.replaceChildren();
+    $("results-actions").hidden = true;
+    if (!$("consent").checked) {
+      status.textContent = "Please tick the box to agree first: your selfie is only used with your consent.";
+      return;
+    }
+    status.textContent = "Looking for you in the event's photos…";
+    let answer;
+    try {
+      answer = await call("/search?consent=true", { method: "POST", body: file, type: file.type || "application/octet-stream" });
+    } catch (error) {
+      status.textContent = [401, 404, 429].includes(error.status) ? tokenProblem(error) : error.message;
+      return;
+    }
+    found = answer.photos;
+    if (!found.length) {
+      status.textContent = `${answer.message || "No photos of you were found."} ${NO_MATCH_HINT}`;
+      return;
+    }
+    status.textContent = found.length === 1 ? "You are in 1 photo." : `You are in ${found.length} photos.`;
+    found.forEach((photo, i) => results.append(tile(photo, photo.thumbnail_url, `Open photo ${i + 1} of ${found.length}`)));
+    $("results-actions").hidden = false;
+  }
+
+  async function downloadAll() {
+    const status = $("find-status");
+    for (const [i, photo] of found.entries()) {
+      status.textContent = `Downloading ${i + 1} of ${found.length}…`;
+      try { await download(photo.url, fileName(photo)); } catch {
+        status.textContent = "Some photos could not be downloaded; search again to get fresh links.";
+        return;
+      }
+    }
+    status.textContent = `Downloaded ${found.length} photo(s).`;
+  }
+
+  // ---------------------------------------------------------------- gallery
+
+  let galleryTimer = null;
+
+  // Show the gallery again from the start, once a burst of finished uploads has settled.
+  function refreshGallery() {
+    clearTimeout(galleryTimer);
+    galleryTimer = setTimeout(() => { $("gallery-items").replaceChildren(); loadGallery(0); }, 1000);
+  }
+
+  async function loadGallery(offset) {
+    const more = $("gallery-more");
+    more.hidden = true;
+    try {
+      const page = await call(`/images?limit=60&offset=${offset}`);
+      page.items.forEach((photo) => $("gallery-items").append(tile(photo, photo.url, "Open photo")));
+      if (page.next_offset !== null) {
+        more.hidden = false;
+        more.onclick = () => loadGallery(page.next_offset);
+      }
+    } catch (error) {
+      $("gallery-items").replaceChildren();
+      const item = document.createElement("li");
+      item.textContent = error.message;
+      $("gallery-items").append(item);
+    }
+  }
+
+  // ---------------------------------------------------------------- forget my face
+
+  async function forget(file) {
+    const status = $("forget-status");
+    if (!$("forget-confirm").checked) {
+      status.textContent = "Please tick the box to confirm first.";
+      return;
+    }
+    status.textContent = "Erasing…";
+    try {
+      const answer = await call("/forget?confirm=true", { method: "POST", body: file, type: file.type || "application/octet-stream" });
+      status.textContent = answer.erased
+        ? `Done: ${answer.erased} face(s) of yours were erased, and photos added later will not keep yours.`
+        : "No face of yours was found in this event's photos; photos added later will not keep yours.";
+      $("results").replaceChildren();
+      $("results-actions").hidden = true;
+      found = [];
+    } catch (error) {
+      status.textContent = [401, 404, 429].includes(error.status) ? tokenProblem(error) : error.message;
+    }
+  }
+
+  // ---------------------------------------------------------------- wiring
+
+  function onSelfie(inputId, action) {
+    const input = $(inputId);
+    input.addEventListener("change", () => {
+      const file = input.files && input.files[0];
+      input.value = "";
+      if (file) action(file);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    onFiles($("pick-photos"));
+    onFiles($("take-photo"));
+    onSelfie("selfie", find);
+    onSelfie("forget-selfie", forget);
+    $("download-all").addEventListener("click", downloadAll);
+    $("viewer-close").addEventListener("click", () => $("viewer").close());
+    join();
+  });
+})();

@@ -1,0 +1,206 @@
+"""The guest page in a real browser: Debian's Chromium (``/usr/bin/chromium``, or
+``KANTA_CHROMIUM``) driven by Playwright with its executable path set (no browser download),
+against the local host over real HTTP, with real PostgreSQL, Azurite (CORS set as
+``scripts/start`` sets it) and dlib. The blob trigger runs as the local host runs it: a
+poller in the background.
+
+Screenshots of every step, at 360x780 and 1280x800, go to ``test-output/screenshots/``
+(ignored by git).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import DATA, local_host
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+CHROMIUM = os.environ.get("KANTA_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+#: The two screens every step is shot at: a small phone and a laptop.
+VIEWPORTS = {"phone": {"width": 360, "height": 780}, "desktop": {"width": 1280, "height": 800}}
+#: Seconds the page may take to show what a step does (indexing runs dlib on 2 shared cores).
+STEP_S = 90
+#: The guest's photos: two with Barack Obama in them, two without.
+PHOTOS = ["obama_1.jpg", "group_biden_obama.jpg", "biden_1.jpg", "rose_leslie_1.jpg"]
+#: A selfie of Barack Obama that is not one of the photos.
+SELFIE = "obama_3.jpg"
+
+
+@pytest.fixture(scope="module")
+def site(services) -> Iterator[str]:
+    """The local host serving ``function_app.app`` on a free port, its blob poller running in
+    the background, and Azurite's CORS allowing the page's origin; yields that origin."""
+    from function_app import app
+    from kanta.local.host import BlobPoller, run_background
+    from kanta.storage import allow_browser_origins, get_blob_service, uploads_container
+
+    poller = BlobPoller(app, get_blob_service())
+    # Blobs of earlier tests are done: the poller runs the trigger only for this module's.
+    poller.receipts = {f"encode_uploaded_image:uploads/{b.name}": b.etag for b in uploads_container().list_blobs()}
+    stop = threading.Event()
+    with local_host(app) as origin:
+        allow_browser_origins([origin])
+        run_background(stop, 0.5, [poller.poll_once])
+        yield origin
+        stop.set()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium package (scripts/bootstrap does)")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+class Guest:
+    """One guest's browser tab, with the console errors and page errors it produced."""
+
+    def __init__(self, browser: Any, name: str) -> None:
+        self.context = browser.new_context(viewport=VIEWPORTS["phone"], accept_downloads=True)
+        self.page = self.context.new_page()
+        self.name = name
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def shot(self, step: str) -> None:
+        """Screenshots of the page as it is now, on each screen of ``VIEWPORTS``."""
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        for screen, size in VIEWPORTS.items():
+            self.page.set_viewport_size(size)
+            self.page.screenshot(path=SHOTS / f"{self.name}-{step}-{screen}.png", full_page=True)
+        self.page.set_viewport_size(VIEWPORTS["phone"])
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def guests(browser) -> Iterator[Any]:
+    opened: list[Guest] = []
+
+    def open_tab(name: str) -> Guest:
+        opened.append(Guest(browser, name))
+        return opened[-1]
+
+    yield open_tab
+    for guest in opened:
+        guest.close()
+
+
+def guest_link(code: str, origin: str, **rights: bool) -> str:
+    """A new guest link of event ``code`` (host's side, as ``POST events/{code}/guest-link``): its join URL."""
+    from kanta.guests.schemas import GuestLinkCreate, GuestRights
+    from kanta.guests.service import create_link
+
+    return create_link(code, GuestLinkCreate(rights=GuestRights(**rights)), origin).join_url
+
+
+def image_ids_by_file(api, code: str) -> dict[str, str]:
+    """Original file name → image id of the event's photos."""
+    status, body = api("list_images", route={"code": code}, params={"limit": "200"})
+    assert status == 200, body
+    return {item["original_filename"]: item["image_id"] for item in body["items"]}
+
+
+def image_id_in(url: str | None) -> str:
+    """The image id in a read URL of a photo (``uploads/{code}/{id}.jpg``) or thumbnail
+    (``faces/{code}/{id}/{n}.jpg``)."""
+    found = re.search(r"/[a-z0-9-]+/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})[./]", url or "")
+    assert found, url
+    return found.group(1)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_guest_uploads_finds_downloads_and_forgets_their_photos(site, guests, api, event):
+    guest = guests("journey")
+    page = guest.page
+    page.goto(guest_link(event["code"], site, upload=True, find_me=True, gallery=False))
+    expect(page.locator("#event-name")).to_have_text(event["name"] or event["code"])
+    expect(page.locator("#consent-text")).not_to_be_empty()
+    expect(page.locator("#gallery")).to_be_hidden()  # a right the host withheld
+    guest.shot("1-join")
+
+    page.set_input_files("#pick-photos", [str(DATA / name) for name in PHOTOS])
+    expect(page.locator("#uploads progress")).to_have_count(len(PHOTOS))
+    expect(page.locator("#uploads .state.ok")).to_have_count(len(PHOTOS), timeout=STEP_S * 1000)
+    expect(page.locator("#uploads .state")).to_have_text(["Added"] * len(PHOTOS))
+    guest.shot("2-uploaded")
+    ids = image_ids_by_file(api, event["code"])
+    assert sorted(ids) == sorted(PHOTOS)
+
+    page.check("#consent")
+    page.set_input_files("#selfie", str(DATA / SELFIE))
+    expect(page.locator("#find-status")).to_have_text("You are in 2 photos.", timeout=STEP_S * 1000)
+    tiles = page.locator("#results img")
+    expect(tiles).to_have_count(2)
+    # Each tile shows the guest's face in one photo: faces/{code}/{image_id}/{n}.jpg.
+    shown = sorted(image_id_in(tiles.nth(i).get_attribute("src")) for i in range(2))
+    assert shown == sorted([ids["obama_1.jpg"], ids["group_biden_obama.jpg"]])
+    guest.shot("3-found")
+
+    with page.expect_response(lambda r: "/uploads/" in r.url and r.request.resource_type == "image") as opened:
+        page.locator("#results button").first.click()
+    assert opened.value.status == 200
+    expect(page.locator("#viewer")).to_be_visible()
+    opened_id = image_id_in(page.locator("#viewer-image").get_attribute("src"))
+    guest.shot("4-opened")
+    with page.expect_download() as downloaded:
+        page.click("#viewer-download")
+    original = next(name for name, image_id in ids.items() if image_id == opened_id)
+    assert sha256(Path(downloaded.value.path()).read_bytes()) == sha256((DATA / original).read_bytes())
+    page.click("#viewer-close")
+    expect(page.locator("#viewer")).to_be_hidden()
+
+    page.check("#forget-confirm")
+    page.set_input_files("#forget-selfie", str(DATA / SELFIE))
+    expect(page.locator("#forget-status")).to_contain_text("Done: 2 face(s) of yours were erased", timeout=STEP_S * 1000)
+    guest.shot("5-forgotten")
+
+    page.set_input_files("#selfie", str(DATA / SELFIE))
+    expect(page.locator("#find-status")).to_contain_text("Try a selfie in good light", timeout=STEP_S * 1000)
+    expect(page.locator("#results img")).to_have_count(0)
+    guest.shot("6-no-match")
+    assert guest.errors == []
+
+
+@pytest.mark.parametrize("problem", ["wrong", "revoked", "missing"])
+def test_a_bad_link_shows_what_to_do_not_a_broken_page(site, guests, event, problem):
+    from kanta.guests.service import delete_link
+
+    url = guest_link(event["code"], site)
+    if problem == "wrong":
+        url = url[:-4] + ("aaaa" if not url.endswith("aaaa") else "bbbb")
+    elif problem == "revoked":
+        delete_link(event["code"])
+    else:
+        url = url.split("#")[0]
+    guest = guests(f"bad-link-{problem}")
+    guest.page.goto(url)
+    notice = guest.page.locator("#notice")
+    expect(notice).to_be_visible()
+    expected = "the part after # is missing" if problem == "missing" else "This link no longer works"
+    expect(notice).to_contain_text(expected)
+    for section in ("#join", "#upload", "#find", "#forget", "#gallery"):
+        expect(guest.page.locator(section)).to_be_hidden()
+    guest.shot("notice")
+    # The browser reports the 401 itself; the page's own script raised nothing.
+    assert [e for e in guest.errors if "401" not in e] == []

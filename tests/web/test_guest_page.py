@@ -204,3 +204,28 @@ def test_a_bad_link_shows_what_to_do_not_a_broken_page(site, guests, event, prob
     guest.shot("notice")
     # The browser reports the 401 itself; the page's own script raised nothing.
     assert [e for e in guest.errors if "401" not in e] == []
+
+
+def test_the_page_is_usable_with_the_keyboard_and_every_control_has_a_label(site, guests, event):
+    guest = guests("keyboard")
+    page = guest.page
+    page.goto(guest_link(event["code"], site, upload=True, find_me=True, gallery=True))
+    expect(page.locator("#upload")).to_be_visible()
+    # Every control a guest can reach has a name a screen reader says.
+    for control in page.locator("main input, main button:visible, main label.button").all():
+        assert control.evaluate("e => (e.labels && e.labels.length ? e.labels[0].textContent : e.textContent).trim()"), \
+            control.evaluate("e => e.outerHTML")
+    # Tab reaches every control, in reading order.
+    reached = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("document.activeElement.id"))
+    wanted = ["pick-photos", "take-photo", "consent", "selfie", "forget-confirm", "forget-selfie"]
+    first_visits = list(dict.fromkeys(i for i in reached if i in wanted))
+    assert first_visits == wanted, reached
+    # Enter on a focused file control opens the file chooser, as a click on its label does.
+    page.focus("#pick-photos")
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    assert chooser.value.is_multiple()
+    assert guest.errors == []

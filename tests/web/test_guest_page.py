@@ -229,3 +229,44 @@ def test_the_page_is_usable_with_the_keyboard_and_every_control_has_a_label(site
         page.keyboard.press("Enter")
     assert chooser.value.is_multiple()
     assert guest.errors == []
+
+
+def test_a_failed_upload_is_retried_and_a_bad_file_says_why(site, guests, api, event, tmp_path):
+    """The first PUT to storage is cut off (as a phone losing its network): the file shows
+    ``Upload failed.`` and a Retry button, and the retry adds it. A file that is no photo is
+    sent, then shown ``Not added:`` with Kanta's reason."""
+    guest = guests("retry")
+    page = guest.page
+    page.goto(guest_link(event["code"], site))
+    expect(page.locator("#upload")).to_be_visible()
+    cut = []
+
+    def cut_first_put(route: Any) -> None:
+        if route.request.method == "PUT" and not cut:
+            cut.append(route.request.url)
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page.route("**/uploads/**", cut_first_put)
+    not_a_photo = tmp_path / "notes.jpg"
+    not_a_photo.write_bytes(b"these are my notes, not a photo" * 40)
+    page.set_input_files("#pick-photos", [str(DATA / "kit_harington_1.jpg")])
+    row = page.locator("#uploads li").first
+    expect(row.locator(".state")).to_have_text("Upload failed.", timeout=STEP_S * 1000)
+    guest.shot("1-failed")
+    row.get_by_role("button", name="Retry kit_harington_1.jpg").click()
+    expect(row.locator(".state")).to_have_text("Added", timeout=STEP_S * 1000)
+
+    page.set_input_files("#pick-photos", [str(not_a_photo)])
+    bad = page.locator("#uploads li").nth(1)
+    expect(bad.locator(".state")).to_contain_text("Not added: ", timeout=STEP_S * 1000)
+    guest.shot("2-retried")
+    status, listed = api("list_images", route={"code": event["code"]})
+    assert status == 200, listed
+    names = sorted(item["original_filename"] for item in listed["items"])
+    assert names == ["kit_harington_1.jpg", "notes.jpg"]  # the retry used the same upload URL
+    ids = image_ids_by_file(api, event["code"])
+    failed = api("get_image", route={"image_id": ids["notes.jpg"]})[1]
+    assert bad.locator(".state").inner_text() == f"Not added: {failed['failure_reason']}"
+    assert [e for e in guest.errors if "ERR_INTERNET_DISCONNECTED" not in e] == []

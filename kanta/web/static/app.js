@@ -177,7 +177,9 @@
       await put(ticket, file, (share) => { ui.progress.value = Math.round(share * 100); });
     } catch (status) {
       ui.set(status === 403 ? "The upload link expired or was already used." : "Upload failed.", "failed");
-      ui.retry(() => upload([file], [ui]));
+      // Again to the same URL while it is valid (the photo keeps its place); else a new one.
+      const valid = status !== 403 && Date.parse(ticket.expires_at) > Date.now() + 10_000;
+      ui.retry(() => (valid ? send(ticket, file, ui) : upload([file], [ui])));
       return;
     }
     ui.progress.value = 100;

@@ -79,10 +79,13 @@ class Guest:
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
 
     def shot(self, step: str) -> None:
-        """Screenshots of the page as it is now, on each screen of ``VIEWPORTS``."""
+        """Screenshots of the page as it is now, on each screen of ``VIEWPORTS``; on none may
+        the page be wider than the screen (no sideways scrolling on a phone)."""
         SHOTS.mkdir(parents=True, exist_ok=True)
         for screen, size in VIEWPORTS.items():
             self.page.set_viewport_size(size)
+            width = self.page.evaluate("document.documentElement.scrollWidth")
+            assert width <= size["width"], f"{step}: the page is {width} px wide on a {size['width']} px screen"
             self.page.screenshot(path=SHOTS / f"{self.name}-{step}-{screen}.png", full_page=True)
         self.page.set_viewport_size(VIEWPORTS["phone"])
 

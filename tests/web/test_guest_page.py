@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.helpers import DATA, local_host
 
@@ -273,3 +274,34 @@ def test_a_failed_upload_is_retried_and_a_bad_file_says_why(site, guests, api, e
     failed = api("get_image", route={"image_id": ids["notes.jpg"]})[1]
     assert bad.locator(".state").inner_text() == f"Not added: {failed['failure_reason']}"
     assert [e for e in guest.errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
+
+
+def test_an_upload_whose_answer_was_lost_is_not_uploaded_twice(site, guests, api, event):
+    """The photo reaches storage but its answer never reaches the phone: the retry finds the
+    upload URL already used and follows that photo instead of uploading a second one."""
+    guest = guests("lost-answer")
+    page = guest.page
+    page.goto(guest_link(event["code"], site))
+    expect(page.locator("#upload")).to_be_visible()
+    lost = []
+
+    def lose_first_answer(route: Any) -> None:
+        if route.request.method == "PUT" and not lost:
+            # Storage gets the photo (sent here: Playwright does not hand a File body on)...
+            headers = {"x-ms-blob-type": "BlockBlob", "Content-Type": "image/jpeg"}
+            lost.append(requests.put(route.request.url, data=(DATA / "kit_harington_2.jpg").read_bytes(),
+                                     headers=headers, timeout=30).status_code)
+            route.abort("connectionreset")  # ...the browser never hears back
+        else:
+            route.continue_()
+
+    page.route("**/uploads/**", lose_first_answer)
+    page.set_input_files("#pick-photos", [str(DATA / "kit_harington_2.jpg")])
+    row = page.locator("#uploads li").first
+    expect(row.locator(".state")).to_have_text("Upload failed.", timeout=STEP_S * 1000)
+    assert lost == [201]
+    row.get_by_role("button", name="Retry kit_harington_2.jpg").click()
+    expect(row.locator(".state")).to_have_text("Added", timeout=STEP_S * 1000)
+    status, listed = api("list_images", route={"code": event["code"]})
+    assert status == 200 and [i["original_filename"] for i in listed["items"]] == ["kit_harington_2.jpg"]
+    assert [e for e in guest.errors if "ERR_CONNECTION_RESET" not in e and "403" not in e] == []

@@ -176,9 +176,16 @@
     try {
       await put(ticket, file, (share) => { ui.progress.value = Math.round(share * 100); });
     } catch (status) {
-      ui.set(status === 403 ? "The upload link expired or was already used." : "Upload failed.", "failed");
+      const valid = Date.parse(ticket.expires_at) > Date.now() + 10_000;
+      if (status === 403 && valid) {
+        // An upload URL creates its blob once: a valid one refusing means an earlier try
+        // arrived (its answer was lost). Follow that photo rather than upload it twice.
+        ui.progress.value = 100;
+        await follow(ticket, ui);
+        return;
+      }
+      ui.set(status === 403 ? "The upload link expired." : "Upload failed.", "failed");
       // Again to the same URL while it is valid (the photo keeps its place); else a new one.
-      const valid = status !== 403 && Date.parse(ticket.expires_at) > Date.now() + 10_000;
       ui.retry(() => (valid ? send(ticket, file, ui) : upload([file], [ui])));
       return;
     }

@@ -233,8 +233,10 @@
   // ---------------------------------------------------------------- photos: grid, viewer, download
 
   async function download(url, name) {
-    // Fetched first: a link's download attribute is ignored for another origin's URL.
-    const response = await fetch(url);
+    // Fetched first: a link's download attribute is ignored for another origin's URL. Not
+    // from the HTTP cache: the <img> that showed the photo cached it without CORS headers,
+    // and a CORS fetch given that copy fails.
+    const response = await fetch(url, { cache: "no-store" });
     if (!response.ok) throw new Error("download failed");
     const blob = await response.blob();
     const link = document.createElement("a");

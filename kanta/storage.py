@@ -20,6 +20,7 @@ from azure.storage.blob import (
     BlobSasPermissions,
     BlobServiceClient,
     ContainerClient,
+    ContentSettings,
     CorsRule,
     UserDelegationKey,
     generate_blob_sas,
@@ -220,8 +221,6 @@ def thumbnail_url(blob_name: str, expires_at: dt.datetime) -> str:
 
 def write_thumbnails(thumbnails: dict[str, bytes]) -> None:
     """Write face thumbnails (blob name → JPEG bytes) to the faces container, overwriting."""
-    from azure.storage.blob import ContentSettings
-
     container = faces_container()
     for name, data in thumbnails.items():
         container.upload_blob(name, data, overwrite=True, content_settings=ContentSettings(content_type="image/jpeg"))
@@ -232,13 +231,11 @@ def seal_photo(blob_name: str, content_type: str) -> None:
     ``content_type`` (whatever the uploader sent; the upload URL cannot change it afterwards)
     and any snapshot taken through the upload URL is deleted.
     Raises ``ResourceNotFoundError`` when the blob is gone."""
-    from azure.storage.blob import ContentSettings
-
-    blob = uploads_container().get_blob_client(blob_name)
+    container = uploads_container()
+    blob = container.get_blob_client(blob_name)
     blob.set_http_headers(ContentSettings(content_type=content_type, content_disposition="inline"))
-    snapshots = [b.snapshot for b in uploads_container().list_blobs(name_starts_with=blob_name, include=["snapshots"])
-                 if b.name == blob_name and b.snapshot]
-    if snapshots:
+    if any(b.name == blob_name and b.snapshot
+           for b in container.list_blobs(name_starts_with=blob_name, include=["snapshots"])):
         blob.delete_blob(delete_snapshots="only")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,84 @@ def local_host(app: func.FunctionApp) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.shutdown()
+
+
+def http_functions() -> list[tuple[str, str, list[str], str, Any]]:
+    """``(function name, route, methods, auth level, user function)`` of each HTTP function of
+    ``function_app.app``, as the host indexes them, by name."""
+    from function_app import app
+    from kanta.local.host import index_functions
+
+    found = []
+    for fn in index_functions(app):
+        if fn.is_http_function():
+            trigger = fn.get_trigger()
+            methods = [str(getattr(m, "value", m)) for m in trigger.methods]
+            found.append((fn.get_function_name(), trigger.route, methods, trigger.auth_level.name,
+                          fn.get_user_function()))
+    return sorted(found, key=lambda f: f[0])
+
+
+def parsed_models(function: Any, parser: str) -> list[Any]:
+    """The pydantic models an HTTP function hands to ``parser`` (``parse_json``,
+    ``parse_query``), read from its source; none for a function that does not call it."""
+    import inspect
+
+    code = inspect.unwrap(function)
+    return [code.__globals__[n] for n in re.findall(rf"\b{parser}\(req, (\w+)\)", inspect.getsource(code))]
+
+
+def seeded_event(functions: dict[str, Callable], prefix: str, guests: bool = False) -> dict[str, list[str]]:
+    """A new event (code ``{prefix}-<12 hex>``) with four 400 px photos of two people, indexed
+    and clustered: the real keys of each route parameter name (``code``, ``image_id``,
+    ``face_id``, ``cluster_id``; faces in the order of their images); with
+    ``guests``, also the ``token`` of a guest link that allows everything."""
+    import uuid
+
+    api = Api(functions)
+    code = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    status, body = api("create_event", "POST", json_body={"code": code})
+    assert status == 201, body
+    for name in ("obama_1.jpg", "obama_2.jpg", "biden_1.jpg", "biden_2.jpg"):
+        put_blob(f"{code}/{name}", downscaled(photo(name)))
+        run_blob_trigger(functions, f"{code}/{name}")
+    assert api("recluster_event", "POST", route={"code": code})[0] == 200
+    images = api("list_images", route={"code": code})[1]["items"]
+    faces = [f for i in images for f in api("get_image", route={"image_id": i["image_id"]})[1]["faces"]]
+    people = api("list_clusters", route={"code": code})[1]["items"]
+    keys = {"code": [code], "image_id": [i["image_id"] for i in images], "face_id": [str(f["face_id"]) for f in faces],
+            "cluster_id": [str(p["cluster_id"]) for p in people]}
+    if guests:
+        keys["token"] = [guest_link(api, code, rights={"upload": True, "find_me": True, "gallery": True})["token"]]
+    return keys
+
+
+#: A domain error raised with its code (``Conflict("event_exists", ...)``), and a
+#: ``not_found("event", ...)``, in Kanta's source.
+_ERROR_CLASS_CALL = re.compile(r"\b([A-Z]\w+)\(\s*\"([a-z_]+)\"")
+_NOT_FOUND_CALL = re.compile(r"\bnot_found\(\s*\"([a-z_]+)\"")
+
+
+def error_codes() -> dict[str, set[int]]:
+    """Each error code Kanta's source raises, with the HTTP statuses its error classes get
+    (``Conflict("event_exists", ...)``: 409; ``not_found("event", ...)``: 404)."""
+    import kanta
+    from kanta import errors
+    from kanta.errors import KantaError, not_found
+    from kanta.http import status_of
+
+    classes = {name: cls for name, cls in vars(errors).items()
+               if isinstance(cls, type) and issubclass(cls, KantaError)}
+    codes: dict[str, set[int]] = {}
+    for path in Path(kanta.__file__).parent.rglob("*.py"):
+        text = path.read_text()
+        for name, code in _ERROR_CLASS_CALL.findall(text):
+            if name in classes:
+                err = classes[name].__new__(classes[name])
+                codes.setdefault(code, set()).add(status_of(err))
+        for kind in _NOT_FOUND_CALL.findall(text):
+            codes.setdefault(f"{kind}_not_found", set()).add(status_of(not_found(kind, "x")))
+    for path in Path(kanta.__file__).parent.rglob("functions.py"):
+        for kind in re.findall(r"route_(?:int|uuid)\(req, \"\w+\", \"(\w+)\"\)", path.read_text()):
+            codes.setdefault(f"{kind}_not_found", set()).add(404)
+    return codes

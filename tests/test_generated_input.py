@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import inspect
 import io
 import json
 import pkgutil
 import re
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import azure.functions as func
@@ -39,7 +37,7 @@ from PIL import Image
 from pydantic import BaseModel
 
 import kanta
-from tests.helpers import downscaled, photo, put_blob, run_blob_trigger
+from tests.helpers import error_codes, http_functions, parsed_models, photo, seeded_event
 
 #: Requests generated per route.
 EXAMPLES = 200
@@ -62,21 +60,8 @@ LIBRARY_WORDS = ["pydantic", "psycopg", "pillow", "sys.", "traceback", "error:",
 # --- what the app has ------------------------------------------------------------------------
 
 
-def http_routes() -> list[tuple[str, str, list[str]]]:
-    """``(function name, route, methods)`` of each HTTP function, as the host indexes them."""
-    from function_app import app
-    from kanta.local.host import index_functions
-
-    routes = []
-    for fn in index_functions(app):
-        if fn.is_http_function():
-            trigger = fn.get_trigger()
-            methods = [str(getattr(m, "value", m)) for m in (trigger.methods or ["GET", "POST"])]
-            routes.append((fn.get_function_name(), trigger.route or fn.get_function_name(), methods))
-    return sorted(routes)
-
-
-ROUTES = http_routes()
+#: ``(function name, route, methods)`` of each HTTP function.
+ROUTES = [(name, route, methods) for name, route, methods, _, _ in http_functions()]
 
 
 def schema_models() -> list[type[BaseModel]]:
@@ -98,24 +83,10 @@ QUERY_NAMES = sorted({f for m in schema_models() if m.__name__.endswith("Query")
 BODY_NAMES = sorted({f for m in schema_models() if not m.__name__.endswith("Query")
                      and m.model_config.get("extra") == "forbid" for f in m.model_fields})
 
-_ERROR_CALL = re.compile(r"\b(?:NotFound|Conflict|Invalid|Malformed|UnsupportedMediaType|TooLarge|Unavailable|Failed"
-                         r"|Unauthorized|Forbidden|TooManyRequests|KantaError)\(\s*\"([a-z_]+)\"")
-_NOT_FOUND_CALL = re.compile(r"\bnot_found\(\s*\"([a-z_]+)\"")
-
-
 def stable_codes() -> set[str]:
     """The error codes Kanta's source spells out (``Invalid("no_face", ...)``,
     ``not_found("event", ...)``): a code built at run time is not stable."""
-    codes = set()
-    for path in Path(kanta.__file__).parent.rglob("*.py"):
-        text = path.read_text()
-        codes |= set(_ERROR_CALL.findall(text))
-        codes |= {f"{kind}_not_found" for kind in _NOT_FOUND_CALL.findall(text)}
-    # Each route id's kind, as route_int/route_uuid name it (``route_int(req, "face_id", "face")``).
-    for path in Path(kanta.__file__).parent.rglob("functions.py"):
-        codes |= {f"{kind}_not_found" for kind in re.findall(r"route_(?:int|uuid)\(req, \"\w+\", \"(\w+)\"\)",
-                                                               path.read_text())}
-    return codes
+    return set(error_codes())
 
 
 # --- generated requests -----------------------------------------------------------------------
@@ -207,14 +178,6 @@ plausible_files = st.lists(st.fixed_dictionaries({"filename": st.one_of(st.just(
                            max_size=3)
 
 
-def parsed_models(function: Any, parser: str) -> list[type[BaseModel]]:
-    """The models an HTTP function hands to ``parser`` (``parse_json``, ``parse_query``), read
-    from its source; none for a function that does not call it."""
-    code = inspect.unwrap(function)
-    names = re.findall(rf"\b{parser}\(req, (\w+)\)", inspect.getsource(code))
-    return [code.__globals__[n] for n in names]
-
-
 def plausible_bodies(seed: dict[str, list[str]], models: list[type[BaseModel]]) -> st.SearchStrategy[bytes]:
     """Objects with the fields of one of ``models`` (every request model when empty), mostly
     of plausible values (a new event code, times of a few years, the seed's person ids), so
@@ -254,26 +217,11 @@ def seed(functions: dict[str, Any]) -> dict[str, list[str]]:
     """Real keys per route parameter name: an event with photos of two people, clustered, so
     generated requests also reach the code past the lookups. Made afresh for each route, so a
     route's requests do not depend on what another route's requests deleted or merged."""
-    from tests.helpers import Api
-
-    api = Api(functions)
-    code = f"gen-{uuid.uuid4().hex[:12]}"
-    status, _ = api("create_event", "POST", json_body={"code": code})
-    assert status == 201
-    for name in ("obama_1.jpg", "obama_2.jpg", "biden_1.jpg", "biden_2.jpg"):
-        put_blob(f"{code}/{name}", downscaled(photo(name)))
-        run_blob_trigger(functions, f"{code}/{name}")
-    assert api("recluster_event", "POST", route={"code": code})[0] == 200
-    images = api("list_images", route={"code": code})[1]["items"]
-    faces = [f for i in images for f in api("get_image", route={"image_id": i["image_id"]})[1]["faces"]]
-    people = api("list_clusters", route={"code": code})[1]["items"]
-    assert len(images) == 4 and len(faces) == 4 and len(people) == 2
     # A guest link with every right: requests carry its token (``call``), so those to guest
     # routes get past the token check.
-    token = api("create_guest_link", "POST", route={"code": code},
-                json_body={"rights": {"upload": True, "find_me": True, "gallery": True}})[1]["token"]
-    return {"code": [code], "image_id": [i["image_id"] for i in images], "face_id": [str(f["face_id"]) for f in faces],
-            "cluster_id": [str(p["cluster_id"]) for p in people], "token": [token]}
+    keys = seeded_event(functions, "gen", guests=True)
+    assert len(keys["image_id"]) == 4 and len(keys["face_id"]) == 4 and len(keys["cluster_id"]) == 2
+    return keys
 
 
 def call(function: Any, method: str, route: dict[str, str], params: dict[str, str], body: bytes,

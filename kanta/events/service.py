@@ -192,6 +192,13 @@ def face_policy(conn: psycopg.Connection, event_id: int, *, lock: bool = False) 
                                                row["retention_deletes_photos"])
 
 
+def event_dates(conn: psycopg.Connection, event_id: int) -> dict[str, Any] | None:
+    """Event ``event_id``'s ``ends_at`` and ``retention_ends_at`` (``RETENTION_ENDS_SQL``;
+    ``None``: no retention), or ``None`` when the event is gone."""
+    return conn.execute(f"SELECT e.ends_at, {RETENTION_ENDS_SQL} AS retention_ends_at FROM events e WHERE e.id = %s",
+                        (event_id,)).fetchone()
+
+
 def retention_due(conn: psycopg.Connection, limit: int) -> list[dict[str, Any]]:
     """Up to ``limit`` events whose retention has ended and whose face data is not purged
     yet, longest overdue first: ``id`` and ``code``."""

@@ -297,6 +297,7 @@ def analyse_image(
     min_sharpness: float = 0.0,
     thumbnails: bool = True,
     decode_max_pixels: int | None = None,
+    find_faces: bool = True,
 ) -> ImageAnalysis:
     """Decode ``data`` and find, encode and assess every face in it.
 
@@ -304,9 +305,10 @@ def analyse_image(
     accepted (pixels, from the header); ``decode_max_pixels``: larger images are decoded
     reduced (``decode_image``), ``None`` for the profile's ``decode_max_pixels``. Faces whose
     box is narrower than ``min_face_px`` (full-size pixels) or whose sharpness is under
-    ``min_sharpness`` are returned with ``excluded`` set. ``seconds`` is wall time of the
-    whole call. Raises ``ImageRejected`` (see ``decode_image``) and ``KeyError`` for an
-    unknown profile name.
+    ``min_sharpness`` are returned with ``excluded`` set. Without ``find_faces`` the image is
+    only decoded (checked and measured) and ``faces`` is empty; dlib's models are not loaded.
+    ``seconds`` is wall time of the whole call. Raises ``ImageRejected`` (see
+    ``decode_image``) and ``KeyError`` for an unknown profile name.
     """
     started = time.perf_counter()
     if isinstance(profile, str):
@@ -314,6 +316,8 @@ def analyse_image(
     if decode_max_pixels is None:
         decode_max_pixels = profile.decode_max_pixels
     image = decode_image(data, max_pixels=max_pixels, decode_max_pixels=decode_max_pixels)
+    if not find_faces:
+        return ImageAnalysis(image.width, image.height, [], time.perf_counter() - started, image.mime_type)
     rgb = image.rgb
     with DLIB_LOCK:
         detections = detect(rgb, profile)

@@ -38,7 +38,7 @@ bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 GUEST = func.AuthLevel.ANONYMOUS
 #: What every guest route may answer before it looks at the request itself.
 _GUEST_ERRORS = ("guest_token_invalid", "event_not_found")
-#: What a selfie may be refused with (``kanta.search.service.search_event``).
+#: What a selfie may be refused with (``kanta.search.service.search_selfie``).
 _SELFIE_ERRORS = ("payload_too_large", "invalid_image", "no_face", "face_unusable")
 #: Route parameters, for the OpenAPI document.
 _CODE = {"code": EventCode}

@@ -26,7 +26,7 @@ import psycopg
 from kanta.config import get_settings
 from kanta.db import connection
 from kanta.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized, not_found
-from kanta.events.service import get_event_id
+from kanta.events.service import event_dates, get_event_id
 from kanta.guests import tokens
 from kanta.guests.schemas import (
     GUEST_NO_MATCH,
@@ -45,6 +45,7 @@ from kanta.guests.schemas import (
 )
 from kanta.images import store
 from kanta.images.schemas import UploadRequest, UploadTicket
+from kanta.privacy.policy import DEFAULT_CONSENT_TEXT
 from kanta.privacy.schemas import ForgetResult
 
 # --------------------------------------------------------------------------- guest links
@@ -126,8 +127,7 @@ def create_link(event_code: str, body: GuestLinkCreate, request_origin: str) -> 
     now = dt.datetime.now(dt.UTC)
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
-        ends_at = conn.execute("SELECT ends_at FROM events WHERE id = %s", (event_id,)).fetchone()["ends_at"]
-        expires_at = _expiry(body, ends_at, now)
+        expires_at = _expiry(body, event_dates(conn, event_id)["ends_at"], now)
         # One statement: concurrent rotations cannot both insert, and the new id gives the
         # new link fresh abuse counters.
         row = conn.execute(
@@ -226,11 +226,6 @@ def _require(guest: Guest, right: str) -> None:
         raise Forbidden("right_withheld", f"This guest link does not allow {_RIGHT_WORDS[right]}.")
 
 
-def _read_url_expiry() -> dt.datetime:
-    ttl = min(GUEST_READ_URL_TTL_S, get_settings().read_url_ttl_s)
-    return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl)
-
-
 # --------------------------------------------------------------------------- abuse caps
 
 
@@ -307,20 +302,16 @@ def purge_counters() -> int:
 
 def event_details(guest: Guest) -> GuestEvent:
     """The event as its guests see it (no counts, no ids), with their link's rights, the
-    consent text in force and when its face data goes (``kanta.events.service.RETENTION_ENDS_SQL``)."""
-    from kanta.events.service import RETENTION_ENDS_SQL
-    from kanta.privacy.policy import DEFAULT_CONSENT_TEXT
-
+    consent text in force and when its face data goes (``kanta.events.service.event_dates``)."""
     with connection() as conn:
-        retention = conn.execute(f"SELECT {RETENTION_ENDS_SQL} AS ends_at FROM events e WHERE e.id = %s",
-                                 (guest.event_id,)).fetchone()
-    if retention is None:
+        dates = event_dates(conn, guest.event_id)
+    if dates is None:
         raise not_found("event", guest.event_code)  # deleted since the token was checked
     e = guest.event
     return GuestEvent(code=guest.event_code, name=e["name"], description=e["description"], starts_at=e["starts_at"],
                       ends_at=e["ends_at"], rights=guest.rights, link_expires_at=guest.expires_at,
                       face_search=e["face_search"], consent_text=e["consent_text"] or DEFAULT_CONSENT_TEXT,
-                      retention_ends_at=retention["ends_at"], privacy=PRIVACY_NOTICE)
+                      retention_ends_at=dates["retention_ends_at"], privacy=PRIVACY_NOTICE)
 
 
 def create_uploads(guest: Guest, body: UploadRequest) -> list[UploadTicket]:
@@ -348,14 +339,14 @@ def upload_status(guest: Guest, image_id: uuid.UUID) -> GuestUploadStatus:
 
 
 def search(guest: Guest, selfie: bytes, consented: bool) -> GuestSearchResult:
-    """The guest's own photos, found with their selfie (``kanta.search.service.search_event``,
+    """The guest's own photos, found with their selfie (``kanta.search.service.search_selfie``,
     largest face, default cuts): the photos of the matched person(s), each with read URLs
     valid ``GUEST_READ_URL_TTL_S`` and the box of the matched face, nothing about anyone
     else. The selfie is never stored. Counted against ``LINK_SEARCHES`` before it is looked at.
 
     Raises ``Forbidden`` ``right_withheld`` (no find_me right), ``Conflict``
     ``face_search_off`` (the host turned face search off), ``Invalid`` ``consent_required``
-    (``consented`` false), ``TooManyRequests``, and what ``search_event`` raises
+    (``consented`` false), ``TooManyRequests``, and what ``search_selfie`` raises
     (``TooLarge``, ``Invalid`` ``invalid_image`` / ``no_face`` / ``face_unusable``).
     """
     from kanta.search import service as search_service
@@ -369,17 +360,12 @@ def search(guest: Guest, selfie: bytes, consented: bool) -> GuestSearchResult:
                       "Read and accept the event's consent text first, then search with consent=true.")
     with connection() as conn:
         _take(conn, LINK_SEARCHES, guest.link_id, 1)
-    result = search_service.search_event(
-        guest.event_code, selfie, SearchQuery.model_validate({"top_k": str(GUEST_SEARCH_TOP_K)}))  # as a query string
-    expires_at = _read_url_expiry()
-    with connection() as conn:
-        # search_event's read URLs live KANTA_READ_URL_TTL; a guest's are signed afresh, shorter.
-        rows = store.faces_by_id(conn, guest.event_id, [m.face_id for m in result.matches])
+    found = search_service.search_selfie(
+        guest.event_code, selfie, SearchQuery.model_validate({"top_k": str(GUEST_SEARCH_TOP_K)})  # as a query string
+    ).found
+    expires_at = store.read_url_expiry(GUEST_READ_URL_TTL_S)
     photos = []
-    for match in result.matches:
-        row = rows.get(match.face_id)
-        if row is None:
-            continue  # deleted since the search
+    for _, _, row in found.photos:
         urls = store.face_urls(row, expires_at)
         photos.append(GuestPhoto(image_id=row["image_id"], url=urls["image_url"], thumbnail_url=urls["url"],
                                  bbox=store.bbox(row)))
@@ -395,7 +381,7 @@ def gallery(guest: Guest, query: GuestImagesQuery) -> GuestGallery:
         # One row more than asked tells whether another page exists.
         rows = store.list_images(conn, guest.event_id, status="processed", min_faces=None, max_faces=None,
                                  cluster_id=None, limit=query.limit + 1, offset=query.offset)
-    expires_at = _read_url_expiry()
+    expires_at = store.read_url_expiry(GUEST_READ_URL_TTL_S)
     items = [GalleryPhoto(image_id=r["image_id"], url=store.image_url(r, expires_at), width=r["width"],
                           height=r["height"], created_at=r["created_at"]) for r in rows[: query.limit]]
     next_offset = query.offset + query.limit if len(rows) > query.limit else None

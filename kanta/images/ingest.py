@@ -28,16 +28,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import psycopg
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-from azure.storage.blob import BlobClient
+from azure.storage.blob import BlobClient, BlobProperties
 
 from kanta import storage
 from kanta.clusters.algorithm import assign_to_people
@@ -73,9 +72,11 @@ class IngestResult:
     reason: str | None = None
 
 
-def ingest_blob(blob: BlobClient, *, force: bool = False) -> IngestResult:
+def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProperties | None = None) -> IngestResult:
     """Index blob ``{event_code}/{file}`` of the uploads container, reached through ``blob``
-    (the blob trigger's SDK-type binding, or ``kanta.storage.uploads_blob``).
+    (the blob trigger's SDK-type binding, or ``kanta.storage.uploads_blob``). ``properties``:
+    the blob's, when the caller has just read them (else read here); the version they
+    describe is the one indexed.
 
     Returns ``skipped`` (see the ``SKIP_*`` codes) for a name outside that layout, an unknown
     event or a deleted photo (the blob is deleted: nobody can ever see it), or a blob gone or
@@ -101,11 +102,12 @@ def ingest_blob(blob: BlobClient, *, force: bool = False) -> IngestResult:
     settings = get_settings()
 
     # The size, before any byte is downloaded (one HEAD request).
-    try:
-        properties = blob.get_blob_properties()
-    except ResourceNotFoundError:
-        log.info("skipping blob %r: it was deleted before it could be read", blob_name)
-        return IngestResult("skipped", reason=SKIP_BLOB_GONE)
+    if properties is None:
+        try:
+            properties = blob.get_blob_properties()
+        except ResourceNotFoundError:
+            log.info("skipping blob %r: it was deleted before it could be read", blob_name)
+            return IngestResult("skipped", reason=SKIP_BLOB_GONE)
 
     with connection() as conn:
         buried = store.buried_image(conn, blob_name, properties.last_modified)
@@ -141,25 +143,21 @@ def ingest_blob(blob: BlobClient, *, force: bool = False) -> IngestResult:
         return IngestResult("skipped", image_id, reason=SKIP_BLOB_CHANGED)
 
     digest = hashlib.sha256(data).digest()
-    if not force:
-        with connection() as conn:
-            done = store.indexed_face_count(conn, image_id, digest, settings.detection_profile)
-        if done is not None:
-            # A repeated delivery of bytes already indexed: re-indexing would give the faces
-            # new ids and drop the hosts' corrections on them.
-            log.info("%s is unchanged since it was indexed; nothing to do", blob_name)
-            return IngestResult("processed", image_id, done, reason=UNCHANGED)
-
-    # Privacy (kanta.privacy): after the event's retention no face is looked for at all; a
-    # face within the search's face cut of its do-not-index list is not stored (no row, no
-    # thumbnail, not counted). Read again under the row lock below, where it decides.
     with connection() as conn:
-        faces_off, do_not_index = _privacy(conn, event_id)
+        done = None if force else store.indexed_face_count(conn, image_id, digest, settings.detection_profile)
+        if done is None:
+            # Privacy (kanta.privacy): after the event's retention no face is looked for at
+            # all; a face within the search's face cut of its do-not-index list is not stored
+            # (no row, no thumbnail, not counted). Read again under the row lock below, where
+            # it decides.
+            faces_off, do_not_index = _privacy(conn, event_id)
+    if done is not None:
+        # A repeated delivery of bytes already indexed: re-indexing would give the faces
+        # new ids and drop the hosts' corrections on them.
+        log.info("%s is unchanged since it was indexed; nothing to do", blob_name)
+        return IngestResult("processed", image_id, done, reason=UNCHANGED)
     try:
-        if faces_off:
-            analysis = _without_faces(data, settings)
-        else:
-            analysis = analyse_image(data, **analysis_settings(settings))
+        analysis = analyse_image(data, **analysis_settings(settings), find_faces=not faces_off)
     except ImageRejected as rejected:
         return _store_failure(record, event_code, properties.last_modified, rejected.code, rejected.message)
     del data
@@ -230,18 +228,6 @@ def _kept_out(faces: list, faces_off: bool, do_not_index: np.ndarray, cut: float
     if faces_off:
         return np.ones(len(faces), dtype=bool)
     return listed(np.array([f.descriptor for f in faces]), do_not_index, cut)
-
-
-def _without_faces(data: bytes, settings: Any) -> Any:
-    """The ``ImageAnalysis`` of a photo whose faces must not be looked for: decoded (checked
-    and measured as any photo), no face detected or encoded."""
-    from kanta.faces.detection import PROFILES
-    from kanta.faces.pipeline import ImageAnalysis, decode_image
-
-    started = time.perf_counter()
-    image = decode_image(data, max_pixels=settings.max_image_pixels,
-                         decode_max_pixels=PROFILES[settings.detection_profile].decode_max_pixels)
-    return ImageAnalysis(image.width, image.height, [], time.perf_counter() - started, image.mime_type)
 
 
 def people_for_faces(conn: psycopg.Connection, event_id: int, descriptors: list[np.ndarray | None], *,

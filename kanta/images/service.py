@@ -137,28 +137,25 @@ def reindex_image(image_id: uuid.UUID) -> ImageDetail:
     with connection() as conn:
         row = _find_image(conn, image_id)
     blob = storage.uploads_blob(row["blob_name"])
-    if not blob.exists():
-        raise Conflict("image_not_uploaded", "The photo has not been uploaded, so there is nothing to index.")
-    result = ingest.ingest_blob(blob, force=True)
+    try:
+        properties = blob.get_blob_properties()
+    except ResourceNotFoundError:
+        raise Conflict("image_not_uploaded", "The photo has not been uploaded, so there is nothing to index.") from None
+    result = ingest.ingest_blob(blob, force=True, properties=properties)
     if result.status == "skipped" and result.reason in (ingest.SKIP_BLOB_GONE, ingest.SKIP_BLOB_CHANGED):
         raise Conflict("image_changed", "The photo was replaced or removed while it was read; try again.")
     return get_image(image_id)
 
 
-#: Seconds a pending image may wait for its blob beyond its upload URL's lifetime (browsers
-#: may still be sending when the URL expires).
-STALE_UPLOAD_GRACE_S = store.UPLOAD_GRACE_S
-
-
 def expire_stale_uploads() -> int:
     """Mark failed ``not_uploaded`` the images whose blob never came:
-    ``KANTA_UPLOAD_URL_TTL`` + ``STALE_UPLOAD_GRACE_S`` seconds after their upload URL was
+    ``KANTA_UPLOAD_URL_TTL`` + ``store.UPLOAD_GRACE_S`` seconds after their upload URL was
     issued they are still unfinished and their blob is not in storage. (An unfinished image
     whose blob is there is the re-drive job's: ``redrive_uploads``.) Returns how many were marked.
 
     Raises ``psycopg.OperationalError`` when the database is unreachable.
     """
-    older_than = get_settings().upload_url_ttl_s + STALE_UPLOAD_GRACE_S
+    older_than = get_settings().upload_url_ttl_s + store.UPLOAD_GRACE_S
     with connection() as conn:
         stale = store.stale_unfinished(conn, older_than, INDEXING_LEASE_S)
     missing = [r["id"] for r in stale if not storage.blob_exists(r["blob_name"])]
@@ -232,14 +229,14 @@ def redrive_uploads() -> RedriveReport:
             break
         blob = storage.uploads_blob(image["blob_name"])
         try:
-            written = blob.get_blob_properties().last_modified
+            properties = blob.get_blob_properties()
         except ResourceNotFoundError:
             # Not uploaded (yet): expire_stale_uploads fails it once its URL is long expired.
             with connection() as conn:
                 store.defer_redrive(conn, image["id"], REDRIVE_AFTER_S)
             report.waiting += 1
             continue
-        fresh_for = REDRIVE_AFTER_S - (dt.datetime.now(dt.UTC) - written).total_seconds()
+        fresh_for = REDRIVE_AFTER_S - (dt.datetime.now(dt.UTC) - properties.last_modified).total_seconds()
         if image["status"] == "pending" and fresh_for > 0:
             # Just uploaded: its blob trigger run is due first.
             with connection() as conn:
@@ -257,7 +254,7 @@ def redrive_uploads() -> RedriveReport:
         if before is None:
             continue  # finished, or taken up by a live run, meanwhile
         try:
-            result = ingest.ingest_blob(blob)
+            result = ingest.ingest_blob(blob, properties=properties)
         except psycopg.OperationalError:
             raise
         except Exception as exc:  # noqa: BLE001 - one photo must not stop the others
@@ -292,7 +289,7 @@ def purge_tombstones() -> int:
     Raises ``psycopg.OperationalError`` and ``azure.core.exceptions.AzureError`` (the next
     run tries again: nothing is forgotten before its blobs are gone).
     """
-    keep_s = max(TOMBSTONE_RETENTION_S, 2 * (get_settings().upload_url_ttl_s + STALE_UPLOAD_GRACE_S))
+    keep_s = max(TOMBSTONE_RETENTION_S, 2 * (get_settings().upload_url_ttl_s + store.UPLOAD_GRACE_S))
     with connection() as conn:
         old = store.old_tombstones(conn, keep_s, PURGE_BATCH)
     for tombstone in old:

@@ -64,9 +64,11 @@ def thumbnail_prefix(event_code: str, image_id: uuid.UUID) -> str:
     return f"{event_code}/{image_id}/"
 
 
-def read_url_expiry() -> dt.datetime:
-    """When read URLs issued now expire (``KANTA_READ_URL_TTL`` seconds from now)."""
-    return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=get_settings().read_url_ttl_s)
+def read_url_expiry(at_most_s: float | None = None) -> dt.datetime:
+    """When read URLs issued now expire: ``KANTA_READ_URL_TTL`` seconds from now, or
+    ``at_most_s`` seconds if that is shorter."""
+    ttl = get_settings().read_url_ttl_s
+    return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl if at_most_s is None else min(ttl, at_most_s))
 
 
 def face_urls(row: Mapping[str, Any], expires_at: dt.datetime) -> dict[str, str]:
@@ -210,10 +212,6 @@ def event_counts(conn: psycopg.Connection, event_ids: Sequence[int]) -> dict[int
 
 
 # --------------------------------------------------------------------------- lifecycle
-
-#: Images not finished yet: the re-drive and expiry jobs look only at these.
-UNFINISHED = ("pending", "indexing")
-
 
 #: Seconds past an upload URL's expiry during which its upload may still land (a browser
 #: still sending when the URL expires) and be run by the blob trigger.

@@ -117,11 +117,6 @@ def build_wsgi_app(app: func.FunctionApp) -> Callable:
     return wsgi
 
 
-def blob_functions(app: func.FunctionApp) -> list[tuple[str, str, Callable]]:
-    """``(container, function name, callable)`` for each blob trigger of ``app``."""
-    return [(container, name, function) for container, name, function, _ in blob_triggers(app)]
-
-
 def blob_triggers(app: func.FunctionApp) -> list[tuple[str, str, Callable, Any]]:
     """``(container, function name, callable, trigger binding)`` for each blob trigger of ``app``."""
     found = []
@@ -195,7 +190,6 @@ class BlobPoller:
 
     def __init__(self, app: func.FunctionApp, service_client: Any, receipts_path: Path | None = None) -> None:
         self.triggers = blob_triggers(app)
-        self.functions = [(container, name, function) for container, name, function, _ in self.triggers]
         self.service = service_client
         self.receipts_path = receipts_path
         self.receipts: dict[str, str] = {}

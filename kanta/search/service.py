@@ -105,34 +105,13 @@ def selfie_faces(image: bytes) -> tuple[Any, list[int]]:
 
 def search_event(event_code: str, image: bytes, query: SearchQuery) -> SearchResult:
     """Find the photos of event ``event_code`` showing the person (or, with ``faces=all``, the
-    people) in ``image``: the photos of every matched person and of faces in no person within
-    the face cut, each once with its face nearest to a query face, nearest first, at most
-    ``query.top_k``; the matched people with their evidence; the cuts used (``query``'s, else
-    ``KANTA_SEARCH_MAX_DISTANCE`` / ``KANTA_SEARCH_PERSON_MAX_DISTANCE``).
-
-    Raises ``NotFound`` (unknown event), ``TooLarge`` ``payload_too_large`` (over
-    ``KANTA_MAX_QUERY_IMAGE_BYTES``), ``Conflict`` ``retention_over`` / ``face_search_off``
-    (``require_face_search``; the selfie is not even decoded), and ``selfie_faces``' ``Invalid``
-    ``invalid_image``, ``no_face`` or ``face_unusable``.
+    people) in ``image`` (``search_selfie``), with read URLs valid ``KANTA_READ_URL_TTL``: the
+    photos of every matched person and of faces in no person within the face cut, each once
+    with its face nearest to a query face, nearest first, at most ``query.top_k``; the matched
+    people with their evidence; the cuts used. Raises what ``search_selfie`` raises.
     """
-    settings = get_settings()
-    check_selfie_size(image)
-    with connection() as conn:
-        event_id = get_event_id(conn, event_code)
-        policy = face_policy(conn, event_id)
-    if policy is None:  # deleted meanwhile
-        raise not_found("event", event_code)
-    require_face_search(policy)
-    analysis, usable = selfie_faces(image)
-    used = usable if query.faces == "all" else [max(usable, key=lambda i: analysis.faces[i].bbox.area)]
-    cuts = SearchCuts(
-        face=query.max_distance if query.max_distance is not None else settings.search_max_distance,
-        person=query.person_max_distance if query.person_max_distance is not None
-        else settings.search_person_max_distance,
-    )
-
-    with connection() as conn:
-        found = find_photos(conn, event_id, np.array([analysis.faces[q].descriptor for q in used]), cuts, query.top_k)
+    searched = search_selfie(event_code, image, query)
+    analysis, used, cuts, found = searched.analysis, searched.used, searched.cuts, searched.found
     expires_at = store.read_url_expiry()
     return SearchResult(
         query_faces=[
@@ -180,3 +159,45 @@ def find_photos(conn: psycopg.Connection, event_id: int, queries: np.ndarray, cu
     names = {r["cluster_id"]: r["name"] for r in conn.execute(_NAMES, (event_id, persons))} if persons else {}
     return Found(photos=[(q, p, rows[p.face_id]) for q, p in ranked if p.face_id in rows],
                  people=[(q, e, count, names.get(e.person)) for q, e, count in people])
+
+
+@dataclass(frozen=True)
+class SelfieSearch:
+    """A selfie search before read URLs: the selfie's ``analysis``
+    (``kanta.faces.pipeline.ImageAnalysis``), the indices of its faces ``used``, the ``cuts``
+    and what was ``found``."""
+
+    analysis: Any
+    used: list[int]
+    cuts: SearchCuts
+    found: Found
+
+
+def search_selfie(event_code: str, image: bytes, query: SearchQuery) -> SelfieSearch:
+    """Match the largest usable face of ``image`` (with ``faces=all``, every usable face)
+    against event ``event_code`` by the cuts of ``query`` (else ``KANTA_SEARCH_MAX_DISTANCE``
+    / ``KANTA_SEARCH_PERSON_MAX_DISTANCE``), at most ``query.top_k`` photos (``find_photos``).
+
+    Raises ``NotFound`` (unknown event), ``TooLarge`` ``payload_too_large`` (over
+    ``KANTA_MAX_QUERY_IMAGE_BYTES``), ``Conflict`` ``retention_over`` / ``face_search_off``
+    (``require_face_search``; the selfie is not even decoded), and ``selfie_faces``' ``Invalid``
+    ``invalid_image``, ``no_face`` or ``face_unusable``.
+    """
+    settings = get_settings()
+    check_selfie_size(image)
+    with connection() as conn:
+        event_id = get_event_id(conn, event_code)
+        policy = face_policy(conn, event_id)
+    if policy is None:  # deleted meanwhile
+        raise not_found("event", event_code)
+    require_face_search(policy)
+    analysis, usable = selfie_faces(image)
+    used = usable if query.faces == "all" else [max(usable, key=lambda i: analysis.faces[i].bbox.area)]
+    cuts = SearchCuts(
+        face=query.max_distance if query.max_distance is not None else settings.search_max_distance,
+        person=query.person_max_distance if query.person_max_distance is not None
+        else settings.search_person_max_distance,
+    )
+    with connection() as conn:
+        found = find_photos(conn, event_id, np.array([analysis.faces[q].descriptor for q in used]), cuts, query.top_k)
+    return SelfieSearch(analysis, used, cuts, found)

@@ -16,7 +16,7 @@ import psycopg
 from kanta import migrate
 from kanta.db import connection, ping
 from kanta.errors import Conflict, Failed, NotFound
-from kanta.http import api, json_response
+from kanta.http import api, file_response, json_response
 from kanta.openapi import build_document, operation
 from kanta.system.schemas import Health, MigrationResult
 
@@ -170,8 +170,7 @@ def api_docs(req: func.HttpRequest) -> func.HttpResponse:
     prefix, with or without a final slash."""
     at_slash = req.url.split("?", 1)[0].endswith("/")
     page = DOCS_PAGE.format(files="" if at_slash else "docs/", document="../openapi.json" if at_slash else "openapi.json")
-    return func.HttpResponse(page, mimetype="text/html", charset="utf-8",
-                             headers={**DOCS_SECURITY_HEADERS, "Cache-Control": "no-cache"})
+    return file_response(page, "text/html", {**DOCS_SECURITY_HEADERS, "Cache-Control": "no-cache"})
 
 
 @bp.function_name("api_docs_file")
@@ -186,6 +185,4 @@ def api_docs_file(req: func.HttpRequest) -> func.HttpResponse:
     name = req.route_params.get("file", "")
     if name not in DOCS_FILES:
         raise NotFound("file_not_found", "The API reference has no file of this name.")
-    return func.HttpResponse(docs_file(name), mimetype=DOCS_FILES[name], charset="utf-8",
-                             headers={"X-Content-Type-Options": "nosniff",
-                                      "Cache-Control": f"public, max-age={DOCS_FILE_MAX_AGE_S}"})
+    return file_response(docs_file(name), DOCS_FILES[name], {"Cache-Control": f"public, max-age={DOCS_FILE_MAX_AGE_S}"})

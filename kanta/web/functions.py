@@ -9,6 +9,7 @@ token is in no request line, server log or ``Referer``.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,7 +18,7 @@ import azure.functions as func
 from kanta import storage
 from kanta.errors import NotFound
 from kanta.events.schemas import EventCode
-from kanta.http import api
+from kanta.http import api, file_response
 from kanta.openapi import operation
 
 bp = func.Blueprint()
@@ -25,9 +26,16 @@ bp = func.Blueprint()
 #: The page's files.
 STATIC = Path(__file__).parent / "static"
 #: The files served under ``join-assets/``, with their media types: nothing else is.
-ASSETS = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
 #: Seconds browsers may cache the page's files (short: a new deployment shows within minutes).
 CACHE_S = 300
+
+
+@functools.cache
+def _read(name: str) -> bytes:
+    """The bytes of ``static/{name}`` (``index.html`` or a key of ``ASSETS``), read once per
+    process: they change only with a deployment."""
+    return (STATIC / name).read_bytes()
 
 
 def _storage_origin() -> str:
@@ -64,8 +72,7 @@ def guest_page(req: func.HttpRequest) -> func.HttpResponse:
     """``GET /api/join/{code}`` → the guest page (HTML). It asks the guest routes for the
     event with the token of its URL fragment, so an unknown event or a bad token is shown on
     the page, in words, not as an HTTP error here."""
-    return func.HttpResponse((STATIC / "index.html").read_bytes(), status_code=200,
-                             mimetype="text/html", charset="utf-8", headers=security_headers())
+    return file_response(_read("index.html"), "text/html", security_headers())
 
 
 @bp.function_name("guest_page_asset")
@@ -79,6 +86,4 @@ def guest_page_asset(req: func.HttpRequest) -> func.HttpResponse:
     name = req.route_params.get("name", "")
     if name not in ASSETS:
         raise NotFound("asset_not_found", "The guest page has no such file.")
-    mimetype, _, charset = ASSETS[name].partition("; charset=")
-    return func.HttpResponse((STATIC / name).read_bytes(), status_code=200, mimetype=mimetype,
-                             charset=charset, headers=security_headers())
+    return file_response(_read(name), ASSETS[name], security_headers())

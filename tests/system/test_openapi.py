@@ -13,7 +13,6 @@ import http.client
 import inspect
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -28,33 +27,15 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 import kanta
-from kanta.errors import KantaError, not_found
-from kanta.http import status_of
 from kanta.openapi import ERRORS, IMAGE_BODY, build_document, openapi_path, operation_of, route_parameters
-from tests.helpers import Api, downscaled, local_host, photo, put_blob, run_blob_trigger
+from tests.helpers import Api, bearer, error_codes, http_functions, local_host, parsed_models, seeded_event
 
 #: Requests generated per operation (about 30 operations): the run takes about a minute on
 #: two cores, seeding included.
 EXAMPLES = 40
 
 
-def registered() -> list[tuple[str, str, list[str], str, Any]]:
-    """``(function name, route, methods, auth level, user function)`` of each HTTP function,
-    as the host indexes them."""
-    from function_app import app
-    from kanta.local.host import index_functions
-
-    found = []
-    for fn in index_functions(app):
-        if fn.is_http_function():
-            trigger = fn.get_trigger()
-            methods = [str(getattr(m, "value", m)) for m in trigger.methods]
-            found.append((fn.get_function_name(), trigger.route, methods, trigger.auth_level.name,
-                          fn.get_user_function()))
-    return sorted(found, key=lambda f: f[0])
-
-
-ROUTES = registered()
+ROUTES = http_functions()
 
 
 @pytest.fixture(scope="module")
@@ -142,13 +123,6 @@ def test_the_document_has_no_operation_the_app_lacks(document):
     assert documented == registered_
 
 
-def parsed_models(function: Any, parser: str) -> list[type[BaseModel]]:
-    """The models an HTTP function hands to ``parser`` (``parse_json``, ``parse_query``), read
-    from its source."""
-    code = inspect.unwrap(function)
-    return [code.__globals__[n] for n in re.findall(rf"\b{parser}\(req, (\w+)\)", inspect.getsource(code))]
-
-
 @pytest.mark.parametrize(("name", "route", "methods", "auth", "function"), ROUTES, ids=[r[0] for r in ROUTES])
 def test_every_operation_names_the_models_its_function_uses(name, route, methods, auth, function):
     """The body and query models an ``Operation`` names are the ones its function parses,
@@ -227,36 +201,10 @@ def test_the_document_states_the_bounds_of_every_number_a_request_takes(document
     assert limit["schema"] | {"default": 50} == {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
 
 
-_ERROR_CLASS_CALL = re.compile(r"\b([A-Z]\w+)\(\s*\"([a-z_]+)\"")
-_NOT_FOUND_CALL = re.compile(r"\bnot_found\(\s*\"([a-z_]+)\"")
-
-
-def raised_codes() -> dict[str, set[int]]:
-    """Each error code Kanta's source raises, with the HTTP statuses its error classes get
-    (``Conflict("event_exists", ...)``: 409; ``not_found("event", ...)``: 404)."""
-    from kanta import errors
-
-    classes = {name: cls for name, cls in vars(errors).items()
-               if isinstance(cls, type) and issubclass(cls, KantaError)}
-    codes: dict[str, set[int]] = {}
-    for path in Path(kanta.__file__).parent.rglob("*.py"):
-        text = path.read_text()
-        for name, code in _ERROR_CLASS_CALL.findall(text):
-            if name in classes:
-                err = classes[name].__new__(classes[name])
-                codes.setdefault(code, set()).add(status_of(err))
-        for kind in _NOT_FOUND_CALL.findall(text):
-            codes.setdefault(f"{kind}_not_found", set()).add(status_of(not_found(kind, "x")))
-    for path in Path(kanta.__file__).parent.rglob("functions.py"):
-        for kind in re.findall(r"route_(?:int|uuid)\(req, \"\w+\", \"(\w+)\"\)", path.read_text()):
-            codes.setdefault(f"{kind}_not_found", set()).add(404)
-    return codes
-
-
 def test_every_error_code_has_the_status_kanta_answers_it_with():
     """``kanta.openapi.ERRORS`` gives each code the status ``kanta.http`` gives the error that
     raises it, and names no code Kanta never raises."""
-    raised = raised_codes()
+    raised = error_codes()
     for code, statuses in raised.items():
         assert code in ERRORS, f"{code} is raised but not in kanta.openapi.ERRORS"
         assert statuses == {ERRORS[code][0]}, (code, statuses, ERRORS[code][0])
@@ -370,31 +318,6 @@ def test_no_other_file_is_served_whatever_the_host_passes(functions, name):
 # --- generated requests ----------------------------------------------------------------------
 
 
-def seed_event(functions: dict[str, Any], guests: bool = False) -> dict[str, str]:
-    """An event with four photos of two people, clustered: one real key per route parameter
-    name (``code``, ``image_id``, ``face_id``, ``cluster_id``), so generated requests also
-    reach the code past the lookups; with ``guests``, also the ``token`` of a guest link that
-    allows everything."""
-    api = Api(functions)
-    code = f"oas-{uuid.uuid4().hex[:12]}"
-    assert api("create_event", "POST", json_body={"code": code})[0] == 201
-    for name in ("obama_1.jpg", "obama_2.jpg", "biden_1.jpg", "biden_2.jpg"):
-        put_blob(f"{code}/{name}", downscaled(photo(name)))
-        run_blob_trigger(functions, f"{code}/{name}")
-    assert api("recluster_event", "POST", route={"code": code})[0] == 200
-    image = api("list_images", route={"code": code})[1]["items"][0]
-    face = api("get_image", route={"image_id": image["image_id"]})[1]["faces"][0]
-    person = api("list_clusters", route={"code": code})[1]["items"][0]
-    keys = {"code": code, "image_id": image["image_id"], "face_id": str(face["face_id"]),
-            "cluster_id": str(person["cluster_id"])}
-    if guests:
-        rights = {"upload": True, "find_me": True, "gallery": True}
-        status, link = api("create_guest_link", "POST", route={"code": code}, json_body={"rights": rights})
-        assert status == 201, link
-        keys["token"] = link["token"]
-    return keys
-
-
 OPERATIONS = [(name, method, openapi_path(route)) for name, route, methods, _, _ in ROUTES for method in methods]
 
 
@@ -429,9 +352,9 @@ def test_generated_requests_conform_to_the_document(functions, schema, base_url,
     if {"code", "image_id", "face_id", "cluster_id"} & set(parameters):
         guest = any("guestToken" in requirement for requirement in schema.raw_schema["paths"][path][method.lower()]
                     ["security"])
-        keys = seed_event(functions, guests=guest)
+        keys = {p: values[0] for p, values in seeded_event(functions, "oas", guests=guest).items()}
         real = {p: keys[p] for p in parameters if p in keys}
-        headers = {"Authorization": f"Bearer {keys['token']}"} if guest else None
+        headers = bearer(keys["token"]) if guest else None
         strategies += [operation.as_strategy(GenerationMode.POSITIVE, path_parameters=real, headers=headers)] * 2
     session = requests.Session()
 

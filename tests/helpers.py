@@ -12,6 +12,8 @@ from typing import Any
 
 import azure.functions as func
 
+#: The repository root, and the labelled photos of the tests (credits in data/README.md).
+ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
 
 

@@ -296,3 +296,26 @@ def move_face(face_id: int, cluster_id: int | None) -> FaceAssignment:
         _require_cluster(conn, face["event_id"], cluster_id)
         _pin(conn, face["event_id"], [face_id], cluster_id)
     return FaceAssignment(face_id=face_id, cluster_id=cluster_id)
+
+
+def corrections_of(conn: psycopg.Connection, face_ids: list[int]) -> list[dict]:
+    """The hosts' corrections of faces ``face_ids``: ``face_id``, ``kind``, ``cluster_id``
+    (read before a photo's faces are replaced, for ``restore_corrections``)."""
+    if not face_ids:
+        return []
+    return conn.execute(
+        "SELECT face_id, kind, cluster_id FROM face_corrections WHERE face_id = ANY(%s)", (face_ids,)
+    ).fetchall()
+
+
+def restore_corrections(conn: psycopg.Connection, event_id: int, corrections: list[dict],
+                        new_ids: dict[int, int]) -> None:
+    """Give the faces that replaced others (``new_ids``: old face id → new face id) the
+    corrections the old ones had (``corrections_of``), so a photo indexed again keeps what
+    the host decided about its faces."""
+    rows = [(new_ids[c["face_id"]], event_id, c["kind"], c["cluster_id"]) for c in corrections if c["face_id"] in new_ids]
+    if rows:
+        with conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO face_corrections (face_id, event_id, kind, cluster_id) VALUES (%s, %s, %s, %s)
+                   ON CONFLICT DO NOTHING""", rows)

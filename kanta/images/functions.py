@@ -126,6 +126,17 @@ def redrive_uploads_timer(timer: func.TimerRequest) -> None:
     service.redrive_uploads()
 
 
+@bp.function_name("reindex_outdated_timer")
+@bp.timer_trigger(arg_name="timer", schedule="0 20 * * * *", run_on_startup=False)
+def reindex_outdated_timer(timer: func.TimerRequest) -> None:
+    """Timer, hourly at :20: index again, within a budget, photos an older pipeline indexed
+    (``kanta.images.service.reindex_outdated``), so they get the current detector's faces
+    while their people keep their ids. Database errors raise; the next run tries again."""
+    done = service.reindex_outdated()
+    if done:
+        log.info("re-indexed %d photo(s) of an older pipeline", done)
+
+
 @bp.function_name("purge_tombstones_timer")
 @bp.timer_trigger(arg_name="timer", schedule="0 30 * * * *", run_on_startup=False)
 def purge_tombstones_timer(timer: func.TimerRequest) -> None:

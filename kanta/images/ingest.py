@@ -40,11 +40,14 @@ from azure.storage.blob import BlobClient, BlobProperties
 
 from kanta import storage
 from kanta.clusters.algorithm import assign_to_people
+from kanta.clusters.service import corrections_of, restore_corrections
 from kanta.config import UPLOADS_CONTAINER, get_settings
 from kanta.db import connection
 from kanta.errors import NotFound
 from kanta.events.service import face_policy, get_event_id
-from kanta.faces import DESCRIPTOR_DIM
+from kanta.faces.detection import iou
+from kanta.faces import DESCRIPTOR_DIM, PIPELINE
+from kanta.faces.boxes import BoundingBox
 from kanta.images import store
 from kanta.privacy.policy import listed
 
@@ -144,7 +147,8 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
 
     digest = hashlib.sha256(data).digest()
     with connection() as conn:
-        done = None if force else store.indexed_face_count(conn, image_id, digest, settings.detection_profile)
+        done = None if force else store.indexed_face_count(conn, image_id, digest, settings.detection_profile,
+                                                            PIPELINE)
         if done is None:
             # Privacy (kanta.privacy): after the event's retention no face is looked for at
             # all; a face within the search's face cut of its do-not-index list is not stored
@@ -180,21 +184,31 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
             kept_out = _kept_out(analysis.faces, *_privacy(conn, event_id), cut)
             kept = [i for i in range(len(analysis.faces)) if not kept_out[i]]
             unchanged = not force and current["status"] == "processed" and (
-                current["content_sha256"], current["detection_profile"]) == (digest, settings.detection_profile)
+                current["content_sha256"], current["detection_profile"], current["pipeline"]
+            ) == (digest, settings.detection_profile, PIPELINE)
         if current is not None and not unchanged:
             record = store.ImageRecord(image_id, event_id, blob_name, properties.size, analysis.width,
                                        analysis.height, len(kept), analysis.seconds, settings.detection_profile,
-                                       digest)
-            # The photo's own faces from an earlier indexing must not attract its new ones.
-            store.clear_faces(conn, image_id)
+                                       digest, PIPELINE)
             faces = [analysis.faces[i] for i in kept]
-            people = people_for_faces(conn, event_id, [None if f.excluded else f.descriptor for f in faces],
-                                      eps=settings.cluster_eps, cap=settings.cluster_cap)
-            store.save_processed(conn, record, [
+            # Indexed again (another pipeline, a host's re-index): a face where the photo had
+            # one keeps that face's person and the host's corrections of it.
+            earlier = store.faces_of_image(conn, image_id)
+            same = same_faces([f.bbox for f in faces], [store.bbox(r) for r in earlier])
+            carried = corrections_of(conn, [earlier[j]["face_id"] for j in same.values()])
+            usable = [None if f.excluded or i in same else f.descriptor for i, f in enumerate(faces)]
+            people = people_for_faces(conn, event_id, usable, eps=settings.cluster_eps, cap=settings.cluster_cap,
+                                      not_in=image_id)
+            for i, j in same.items():
+                if not faces[i].excluded and (earlier[j]["cluster_id"] or -1) >= 0:
+                    people[i] = earlier[j]["cluster_id"]
+            ids = store.save_processed(conn, record, [
                 store.FaceRecord(f.bbox, f.descriptor, f.detector, f.angle, f.score, f.sharpness, f.excluded,
-                                 names[i] if i in written else None, person)
+                                 names[i] if i in written else None, person, f.yaw, f.roll)
                 for i, f, person in zip(kept, faces, people)
             ])
+            restore_corrections(conn, event_id, carried, {
+                earlier[j]["face_id"]: ids[i] for i, j in same.items() if not faces[i].excluded})
     if current is None:
         return _remove(blob_name, event_code, image_id, SKIP_DELETED, "the photo was deleted while it was indexed")
     late = [names[i] for i in written if kept_out[i]]
@@ -230,22 +244,44 @@ def _kept_out(faces: list, faces_off: bool, do_not_index: np.ndarray, cut: float
     return listed(np.array([f.descriptor for f in faces]), do_not_index, cut)
 
 
+#: A face found again where a photo had one, when their boxes overlap by at least this much
+#: (intersection over union): boxes of one face by HOG and YuNet overlap by 0.5-0.8.
+SAME_FACE_IOU = 0.4
+
+
+def same_faces(new: list[BoundingBox], old: list[BoundingBox]) -> dict[int, int]:
+    """Pairs ``{index in new: index in old}`` of boxes (pixels of the same upright photo)
+    overlapping by at least ``SAME_FACE_IOU``, one to one, largest overlap first."""
+    def box(b: BoundingBox) -> tuple[float, float, float, float]:
+        return (b.x, b.y, b.x + b.width, b.y + b.height)
+
+    pairs = sorted(((iou(box(a), box(b)), i, j) for i, a in enumerate(new) for j, b in enumerate(old)), reverse=True)
+    out: dict[int, int] = {}
+    for overlap, i, j in pairs:
+        if overlap < SAME_FACE_IOU:
+            break
+        if i not in out and j not in out.values():
+            out[i] = j
+    return out
+
+
 def people_for_faces(conn: psycopg.Connection, event_id: int, descriptors: list[np.ndarray | None], *,
-                     eps: float, cap: float) -> list[int | None]:
+                     eps: float, cap: float, not_in: uuid.UUID | None = None) -> list[int | None]:
     """Incremental assignment of the faces of one new photo: for each descriptor (``(128,)``,
     or ``None`` for a face kept out of people), the person it joins now, or ``None`` (left to
     the next full run). The rule is the full run's (``kanta.clusters.algorithm.assign_to_people``:
     mean capped distance to the person's faces at most ``eps``), and no two faces of the photo
-    join the same person. One scan of the event's clustered faces per face (pgvector ``<->``)."""
+    join the same person. Faces of photo ``not_in`` (the one being indexed again) do not
+    count. One scan of the event's clustered faces per face (pgvector ``<->``)."""
     usable = [i for i, d in enumerate(descriptors) if d is not None]
     out: list[int | None] = [None] * len(descriptors)
     if not usable:
         return out
-    sums = [store.person_similarities(conn, event_id, descriptors[i], cap) for i in usable]
+    sums = [store.person_similarities(conn, event_id, descriptors[i], cap, not_in) for i in usable]
     people = sorted(set().union(*sums))
     if not people:
         return out
-    sizes = store.person_sizes(conn, event_id, people)
+    sizes = store.person_sizes(conn, event_id, people, not_in)
     similarity = np.array([[s.get(p, 0.0) for p in people] for s in sums])
     chosen = assign_to_people(similarity, np.array([sizes[p] for p in people]), eps=eps, cap=cap)
     for i, c in zip(usable, chosen.tolist()):

@@ -52,9 +52,11 @@ class UploadBatch(BaseModel):
 
 
 class FaceOut(BaseModel):
-    """A face of an image. ``excluded_reason`` (``too_small``, ``too_blurry``) says why it is
-    kept out of clustering and search; ``detector``/``angle``/``score`` say which detection
-    pass found it; ``sharpness`` is the variance of the Laplacian of its aligned chip."""
+    """A face of an image. ``excluded_reason`` (``too_small``, ``too_blurry``, ``too_turned``)
+    says why it is kept out of clustering and search; ``detector``/``angle`` say which
+    detection pass found it (``yunet``; ``hog`` or ``cnn`` for photos indexed before) and
+    ``score`` its confidence; ``sharpness`` is the variance of the Laplacian of its aligned
+    chip; ``yaw``/``roll`` its pose in degrees (null for faces indexed before poses were kept)."""
 
     face_id: int
     bbox: BoundingBox
@@ -64,6 +66,8 @@ class FaceOut(BaseModel):
     angle: float
     score: float | None
     sharpness: float | None
+    yaw: float | None = None
+    roll: float | None = None
     thumbnail_url: str | None
 
 

@@ -101,7 +101,8 @@ def get_image(image_id: uuid.UUID) -> ImageDetail:
                 FaceOut(
                     face_id=f["face_id"], bbox=store.bbox(f), cluster_id=f["cluster_id"],
                     excluded_reason=f["excluded_reason"], detector=f["detector"], angle=f["angle"],
-                    score=f["score"], sharpness=f["sharpness"], thumbnail_url=store.thumbnail_url(f, expires_at),
+                    score=f["score"], sharpness=f["sharpness"], yaw=f["yaw"], roll=f["roll"],
+                    thumbnail_url=store.thumbnail_url(f, expires_at),
                 )
                 for f in faces
             ],
@@ -126,8 +127,9 @@ def delete_image(image_id: uuid.UUID) -> None:
 
 
 def reindex_image(image_id: uuid.UUID) -> ImageDetail:
-    """Index the image's stored blob again now, even if its bytes were indexed already (its
-    faces get new ids; hosts' corrections on the old ones go), and return the image.
+    """Index the image's stored blob again now, even if its bytes were indexed already, and
+    return the image. Its faces get new ids; a face found where the photo had one keeps that
+    face's person and the host's corrections of it.
 
     Raises ``NotFound`` (also when the photo is deleted meanwhile) and ``Conflict``
     ``image_not_uploaded`` when its blob is not in storage (yet).
@@ -302,3 +304,40 @@ def purge_tombstones() -> int:
         return 0
     with connection() as conn:
         return store.forget_tombstones(conn, old)
+
+
+#: Photos the re-index timer takes per run, and seconds it may spend (a run must end well
+#: within the 10-minute function timeout; about 1-2 s a photo).
+REINDEX_BATCH = 100
+REINDEX_BUDGET_S = 240
+
+
+def reindex_outdated(batch: int = REINDEX_BATCH, budget_s: float = REINDEX_BUDGET_S) -> int:
+    """Index again, oldest first, up to ``batch`` processed photos that an older pipeline
+    indexed (``images.pipeline`` other than ``kanta.faces.PIPELINE``), for at most
+    ``budget_s`` seconds; returns how many. Each photo is one ``ingest_blob`` run, so a run
+    that dies loses nothing: the photo keeps its old faces and is taken again next time. A
+    face found where the photo had one keeps its person and corrections (``ingest_blob``).
+    A photo whose blob is gone or changed is left to the blob trigger and the re-drive job.
+
+    Raises ``psycopg.OperationalError`` when the database is unreachable.
+    """
+    from kanta.faces import PIPELINE
+    from kanta.images import ingest
+
+    deadline = time.monotonic() + budget_s
+    done = 0
+    with connection() as conn:
+        outdated = store.outdated_images(conn, PIPELINE, batch)
+    for image in outdated:
+        if time.monotonic() > deadline:
+            break
+        try:
+            result = ingest.ingest_blob(storage.uploads_blob(image["blob_name"]), force=True)
+        except psycopg.OperationalError:
+            raise
+        except Exception:  # one photo must not stop the others: it is taken again next run
+            log.exception("re-indexing %s failed", image["blob_name"])
+            continue
+        done += result.status != "skipped"
+    return done

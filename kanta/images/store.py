@@ -159,7 +159,7 @@ def faces_of_image(conn: psycopg.Connection, image_id: uuid.UUID) -> list[dict[s
     """The face rows of an image, by id."""
     return conn.execute(
         f"""SELECT f.id AS face_id, {_BBOX_COLUMNS}, f.cluster_id, f.excluded_reason, f.detector, f.angle,
-                   f.score, f.sharpness, f.thumbnail_blob
+                   f.score, f.sharpness, f.yaw, f.roll, f.thumbnail_blob
             FROM faces f WHERE f.image_id = %s ORDER BY f.id""",
         (image_id,),
     ).fetchall()
@@ -307,8 +307,8 @@ def start_indexing(conn: psycopg.Connection, image_id: uuid.UUID, event_id: int,
 def lock_for_result(conn: psycopg.Connection, image_id: uuid.UUID, event_id: int, written_at: dt.datetime
                     ) -> dict[str, Any] | None:
     """Lock the image row to write the result of a run on the blob last written at
-    ``written_at``; return the row's ``status``, ``content_sha256`` and
-    ``detection_profile``, or ``None`` when the photo is gone: deleted (or its event) while
+    ``written_at``; return the row's ``status``, ``content_sha256``, ``detection_profile`` and
+    ``pipeline``, or ``None`` when the photo is gone: deleted (or its event) while
     the run computed, or the blob is one of a deleted photo (``buried_image``; a row
     re-created by a late run is removed). Then the run must write nothing and remove what
     it wrote to storage. Hold the locks until commit: a delete waits for them.
@@ -319,7 +319,7 @@ def lock_for_result(conn: psycopg.Connection, image_id: uuid.UUID, event_id: int
     if conn.execute("SELECT 1 FROM events WHERE id = %s FOR KEY SHARE", (event_id,)).fetchone() is None:
         return None
     row = conn.execute(
-        "SELECT blob_name, status, content_sha256, detection_profile FROM images WHERE id = %s FOR UPDATE",
+        "SELECT blob_name, status, content_sha256, detection_profile, pipeline FROM images WHERE id = %s FOR UPDATE",
         (image_id,),
     ).fetchone()
     if row is None:
@@ -423,13 +423,14 @@ def image_id_for_blob(conn: psycopg.Connection, blob_name: str) -> uuid.UUID:
     return uuid.uuid5(_BLOB_NAMESPACE, blob_name) if taken else candidate
 
 
-def indexed_face_count(conn: psycopg.Connection, image_id: uuid.UUID, sha256: bytes, profile: str) -> int | None:
+def indexed_face_count(conn: psycopg.Connection, image_id: uuid.UUID, sha256: bytes, profile: str,
+                       pipeline: str) -> int | None:
     """The face count of an image already ``processed`` from exactly these bytes with this
-    detection profile (a repeated delivery), else ``None``."""
+    detection profile and pipeline (a repeated delivery), else ``None``."""
     row = conn.execute(
         """SELECT face_count FROM images WHERE id = %s AND status = 'processed'
-           AND content_sha256 = %s AND detection_profile = %s""",
-        (image_id, sha256, profile),
+           AND content_sha256 = %s AND detection_profile = %s AND pipeline = %s""",
+        (image_id, sha256, profile, pipeline),
     ).fetchone()
     return None if row is None else row["face_count"]
 
@@ -448,6 +449,7 @@ class ImageRecord:
     seconds: float | None = None
     profile: str | None = None
     sha256: bytes | None = None
+    pipeline: str | None = None
 
 
 def _write_result(conn: psycopg.Connection, image: ImageRecord, *, status: str, code: str | None = None,
@@ -457,7 +459,7 @@ def _write_result(conn: psycopg.Connection, image: ImageRecord, *, status: str, 
         """UPDATE images SET status = %(status)s, failure_code = %(code)s, failure_reason = %(reason)s,
                size_bytes = %(size_bytes)s, width = %(width)s, height = %(height)s, face_count = %(face_count)s,
                processing_seconds = %(seconds)s, detection_profile = %(profile)s, processed_at = now(),
-               content_sha256 = %(sha256)s, next_redrive_at = NULL
+               content_sha256 = %(sha256)s, pipeline = %(pipeline)s, next_redrive_at = NULL
            WHERE id = %(image_id)s""",
         {**vars(image), "status": status, "code": code, "reason": reason},
     ).rowcount
@@ -469,7 +471,7 @@ def _write_result(conn: psycopg.Connection, image: ImageRecord, *, status: str, 
 class FaceRecord:
     """One face to store: ``descriptor`` float ``(128,)``, the box in pixels of the upright
     photo, how it was found, why it is kept out of people (or ``None``), its thumbnail blob,
-    and the person it joins now (or ``None``)."""
+    the person it joins now (or ``None``), and its pose (``yaw``, ``roll``: degrees)."""
 
     bbox: BoundingBox
     descriptor: np.ndarray
@@ -480,6 +482,8 @@ class FaceRecord:
     excluded: str | None
     thumbnail_blob: str | None
     person: int | None
+    yaw: float | None = None
+    roll: float | None = None
 
 
 def clear_faces(conn: psycopg.Connection, image_id: uuid.UUID) -> None:
@@ -487,21 +491,27 @@ def clear_faces(conn: psycopg.Connection, image_id: uuid.UUID) -> None:
     conn.execute("DELETE FROM faces WHERE image_id = %s", (image_id,))
 
 
-def save_processed(conn: psycopg.Connection, image: ImageRecord, faces: Sequence[FaceRecord]) -> None:
-    """Store an indexed image: the row ``processed`` and its faces (replacing any it had).
-    The row must be locked by ``lock_for_result`` in this transaction (``LookupError`` if it is gone)."""
+def save_processed(conn: psycopg.Connection, image: ImageRecord, faces: Sequence[FaceRecord]) -> list[int]:
+    """Store an indexed image: the row ``processed`` and its faces (replacing any it had);
+    returns the new faces' ids in the order of ``faces``. The row must be locked by
+    ``lock_for_result`` in this transaction (``LookupError`` if it is gone)."""
     _write_result(conn, image, status="processed")
     clear_faces(conn, image.image_id)
+    ids = []
     with conn.cursor() as cur:
-        cur.executemany(
-            """INSERT INTO faces (image_id, event_id, bbox_x, bbox_y, bbox_width, bbox_height, descriptor,
-                                  detector, angle, score, sharpness, excluded_reason, thumbnail_blob, cluster_id)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            [(image.image_id, image.event_id, f.bbox.x, f.bbox.y, f.bbox.width, f.bbox.height,
-              np.asarray(f.descriptor, dtype=np.float32), f.detector, f.angle, f.score, f.sharpness, f.excluded,
-              f.thumbnail_blob, f.person) for f in faces],
-        )
+        for f in faces:
+            cur.execute(
+                """INSERT INTO faces (image_id, event_id, bbox_x, bbox_y, bbox_width, bbox_height, descriptor,
+                                      detector, angle, score, sharpness, excluded_reason, thumbnail_blob, cluster_id,
+                                      yaw, roll)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+                (image.image_id, image.event_id, f.bbox.x, f.bbox.y, f.bbox.width, f.bbox.height,
+                 np.asarray(f.descriptor, dtype=np.float32), f.detector, f.angle, f.score, f.sharpness, f.excluded,
+                 f.thumbnail_blob, f.person, f.yaw, f.roll),
+            )
+            ids.append(cur.fetchone()["id"])
     _faces_changed(conn, image.event_id)
+    return ids
 
 
 def save_failure(conn: psycopg.Connection, image: ImageRecord, code: str, reason: str) -> None:
@@ -513,27 +523,41 @@ def save_failure(conn: psycopg.Connection, image: ImageRecord, code: str, reason
         _faces_changed(conn, image.event_id)
 
 
-def person_similarities(conn: psycopg.Connection, event_id: int, descriptor: np.ndarray, cap: float
-                        ) -> dict[int, float]:
+def person_similarities(conn: psycopg.Connection, event_id: int, descriptor: np.ndarray, cap: float,
+                        not_in: uuid.UUID | None = None) -> dict[int, float]:
     """For each person of the event with a usable face within ``cap`` of ``descriptor``
-    (``(128,)``): the sum over their faces of ``cap - distance`` (pgvector ``<->``)."""
+    (``(128,)``): the sum over their faces of ``cap - distance`` (pgvector ``<->``). Faces of
+    photo ``not_in`` do not count (a photo indexed again must not attract its own faces)."""
     rows = conn.execute(
         f"""SELECT cluster_id, sum(%(cap)s - distance) AS similarity FROM (
                 SELECT f.cluster_id, f.descriptor <-> %(q)s AS distance FROM faces f
-                WHERE f.event_id = %(e)s AND f.cluster_id >= 0 AND {USABLE_FACE}) near
+                WHERE f.event_id = %(e)s AND f.cluster_id >= 0 AND {USABLE_FACE}
+                  AND f.image_id IS DISTINCT FROM %(not_in)s) near
             WHERE distance < %(cap)s GROUP BY cluster_id""",
-        {"q": np.asarray(descriptor, dtype=np.float32), "e": event_id, "cap": cap},
+        {"q": np.asarray(descriptor, dtype=np.float32), "e": event_id, "cap": cap, "not_in": not_in},
     ).fetchall()
     return {r["cluster_id"]: r["similarity"] for r in rows}
 
 
-def person_sizes(conn: psycopg.Connection, event_id: int, people: Sequence[int]) -> dict[int, int]:
-    """Usable faces of each of ``people`` in the event."""
+def person_sizes(conn: psycopg.Connection, event_id: int, people: Sequence[int],
+                 not_in: uuid.UUID | None = None) -> dict[int, int]:
+    """Usable faces of each of ``people`` in the event, those of photo ``not_in`` left out."""
     return {r["cluster_id"]: r["n"] for r in conn.execute(
         f"""SELECT f.cluster_id, count(*) AS n FROM faces f
-            WHERE f.event_id = %s AND f.cluster_id = ANY(%s) AND {USABLE_FACE} GROUP BY f.cluster_id""",
-        (event_id, list(people)),
+            WHERE f.event_id = %s AND f.cluster_id = ANY(%s) AND {USABLE_FACE}
+              AND f.image_id IS DISTINCT FROM %s GROUP BY f.cluster_id""",
+        (event_id, list(people), not_in),
     )}
+
+
+def outdated_images(conn: psycopg.Connection, pipeline: str, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` processed photos indexed by another pipeline than ``pipeline``, oldest
+    first: ``image_id``, ``blob_name``."""
+    return conn.execute(
+        """SELECT id AS image_id, blob_name FROM images
+           WHERE status = 'processed' AND pipeline IS DISTINCT FROM %s ORDER BY created_at, id LIMIT %s""",
+        (pipeline, limit),
+    ).fetchall()
 
 
 # --------------------------------------------------------------------------- people (clusters)

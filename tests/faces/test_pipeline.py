@@ -41,33 +41,24 @@ from tests.helpers import DATA, photo
 LIMIT = 50_000_000
 
 
-@pytest.mark.parametrize("profile", ["balanced", "accurate"])
+@pytest.mark.parametrize("profile", ["fast", "balanced", "accurate"])
 @pytest.mark.parametrize("name", ["obama_1.jpg", "group_biden_obama.jpg", "alex_lacamoire_2.png", "obama_5_small.jpg"])
-def test_upright_faces_equal_face_recognition(name, profile):
-    """Upright faces keep face_recognition's boxes and descriptors whatever extra passes run."""
-    ours = analyse_image(photo(name), max_pixels=LIMIT, profile=profile)
+def test_faces_face_recognition_finds_are_found_with_its_descriptors(name, profile):
+    """Every face the original pipeline (face_recognition, HOG) finds is found, and its
+    descriptor stays that face's: within 0.12 of face_recognition's (stored faces, people and
+    search cuts keep their meaning; the median over many faces is in bench/README.md)."""
+    ours = analyse_image(photo(name), max_pixels=LIMIT, profile=profile).faces
     image = face_recognition.load_image_file(DATA / name)
     locations = face_recognition.face_locations(image, number_of_times_to_upsample=1)
     expected = face_recognition.face_encodings(image, locations)
-    assert [(f.bbox.y, f.bbox.x + f.bbox.width, f.bbox.y + f.bbox.height, f.bbox.x) for f in ours.faces] == locations
-    assert len(ours.faces) >= 1
-    for face, reference in zip(ours.faces, expected):
-        assert face.descriptor.shape == (128,)
-        np.testing.assert_allclose(face.descriptor, reference, rtol=0, atol=1e-6)
-
-
-@pytest.mark.parametrize("name", ["obama_1.jpg", "group_biden_obama.jpg", "alex_lacamoire_2.png", "obama_5_small.jpg"])
-def test_fast_profile_finds_the_same_faces_with_compatible_descriptors(name):
-    """``fast`` runs HOG on luma: boxes move by a few pixels, descriptors stay the same person's."""
-    ours = analyse_image(photo(name), max_pixels=LIMIT, profile="fast").faces
-    image = face_recognition.load_image_file(DATA / name)
-    locations = face_recognition.face_locations(image, number_of_times_to_upsample=1)
-    expected = face_recognition.face_encodings(image, locations)
-    assert len(ours) == len(locations)
+    assert len(locations) >= 1 and len(ours) == len(locations)
     for (top, right, bottom, left), reference in zip(locations, expected):
         face = max(ours, key=lambda f: iou((f.bbox.x, f.bbox.y, f.bbox.x + f.bbox.width, f.bbox.y + f.bbox.height),
                                            (left, top, right, bottom)))
-        assert np.linalg.norm(face.descriptor - reference) < 0.15
+        assert iou((face.bbox.x, face.bbox.y, face.bbox.x + face.bbox.width, face.bbox.y + face.bbox.height),
+                   (left, top, right, bottom)) > 0.4
+        assert face.detector == "yunet" and face.descriptor.shape == (128,)
+        assert np.linalg.norm(face.descriptor - reference) < 0.12
 
 
 def test_encode_faces_equals_face_recognition_for_the_same_boxes():
@@ -109,24 +100,24 @@ def jpeg(img: Image.Image, **kwargs) -> bytes:
     return buf.getvalue()
 
 
-def test_tilted_head_found_by_balanced_not_fast_and_same_person():
-    """A head tilted 55°: upright HOG misses it; the ±30° pass finds it, and the descriptor
-    from its mapped-back landmarks matches the upright photo's."""
+@pytest.mark.parametrize("angle", [-55, 35, 55])
+def test_tilted_head_is_found_and_aligned_like_the_upright_one(angle):
+    """A head tilted up to 55°: found, its roll measured, and its descriptor (landmarks fitted
+    where the face is upright, mapped back) that of the upright photo."""
     upright = Image.open(DATA / "obama_1.jpg").convert("RGB")
-    tilted = jpeg(upright.rotate(55, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128)))
-    assert analyse_image(tilted, max_pixels=LIMIT, profile="fast").faces == []
-    found = analyse_image(tilted, max_pixels=LIMIT, profile="balanced").faces
-    assert len(found) == 1 and found[0].angle == -30.0 and found[0].detector == "hog"  # the pass turning it back
-    reference = analyse_image(jpeg(upright), max_pixels=LIMIT, profile="fast").faces[0]
-    assert np.linalg.norm(found[0].descriptor - reference.descriptor) < 0.35
+    tilted = jpeg(upright.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128)))
+    (found,) = analyse_image(tilted, max_pixels=LIMIT, profile="accurate").faces
+    (reference,) = analyse_image(jpeg(upright), max_pixels=LIMIT, profile="accurate").faces
+    assert abs(found.roll - reference.roll - angle) < 8
+    assert np.linalg.norm(found.descriptor - reference.descriptor) < 0.12
     # The box sits where the face is: its centre is the rotated centre of the upright box.
     w, h = upright.size
     cx, cy = reference.bbox.x + reference.bbox.width / 2 - w / 2, reference.bbox.y + reference.bbox.height / 2 - h / 2
-    t = np.radians(55)
+    t = np.radians(angle)
     rw, rh = Image.open(io.BytesIO(tilted)).size
     ex, ey = rw / 2 + cx * np.cos(t) + cy * np.sin(t), rh / 2 - cx * np.sin(t) + cy * np.cos(t)
-    box = found[0].bbox
-    assert abs(box.x + box.width / 2 - ex) < 0.15 * box.width and abs(box.y + box.height / 2 - ey) < 0.15 * box.height
+    box = found.bbox
+    assert abs(box.x + box.width / 2 - ex) < 0.2 * box.width and abs(box.y + box.height / 2 - ey) < 0.2 * box.height
 
 
 def test_large_jpeg_is_decoded_reduced_and_boxes_reported_full_size():
@@ -140,7 +131,7 @@ def test_large_jpeg_is_decoded_reduced_and_boxes_reported_full_size():
     reference = analyse_image(photo("group_biden_obama.jpg"), max_pixels=LIMIT, profile="fast").faces
     assert len(result.faces) == len(reference) == 2
     for face in result.faces:
-        # Same face within a fifth of its width (HOG boxes shift with the detection scale).
+        # Same face within a fifth of its width (boxes shift with the detection scale).
         centre = (face.bbox.x + face.bbox.width / 2) / 6
         assert any(abs(centre - (r.bbox.x + r.bbox.width / 2)) < 0.2 * r.bbox.width for r in reference)
 
@@ -157,6 +148,11 @@ def test_quality_exclusions_and_thumbnails():
     assert face.excluded == "too_blurry" and face.sharpness < 25
     (face,) = analyse_image(photo("obama_1.jpg"), max_pixels=LIMIT, profile="fast", min_face_px=1000).faces
     assert face.excluded == "too_small"
+    turned = analyse_image(photo("group_biden_obama.jpg"), max_pixels=LIMIT, profile="fast", max_yaw=60).faces
+    assert [f.excluded for f in turned] == [None, None]
+    limit = min(abs(f.yaw) for f in turned) - 1  # both are turned a little (about 15 degrees)
+    turned = analyse_image(photo("group_biden_obama.jpg"), max_pixels=LIMIT, profile="fast", max_yaw=limit).faces
+    assert [f.excluded for f in turned] == ["too_turned", "too_turned"]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ the file list (names and sizes), the labels, dlib's version and the analysis set
 * *crops*: ``identities/crops/``, 1,166 aligned 112x112 face crops of 12 people
   (``labels.csv``: file, identity). A crop is too tight for dlib's detector and landmarks,
   so each is upscaled x2 with Lanczos (224x224) and padded with a black border of 25% (56
-  px) on every side (336x336); dlib's HOG detector (``models().detector(rgb, 0)``, no
+  px) on every side (336x336); dlib's HOG detector (``dlib.get_frontal_face_detector()``, no
   upsampling) finds the face, the largest detection is kept, and when it finds none the
   ArcFace template box is used (x 18..94, y 34..110 in 112-pixel crop units, scaled x2 and
   offset by the pad). The descriptor is ``kanta.faces.pipeline.encode_faces(rgb, [box])``:
@@ -160,6 +160,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse
+import functools
 import csv
 import datetime
 import hashlib
@@ -404,11 +405,19 @@ def _read_labels(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+@functools.cache
+def _hog_detector() -> Any:
+    """dlib's HOG frontal face detector: crops are boxed as before YuNet, so their
+    descriptors stay comparable across runs (Kanta itself no longer loads it)."""
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
 def _encode_crop(path: str) -> tuple[np.ndarray, bool]:
     """One crop's descriptor ``(128,)`` and whether HOG found the face (module docstring)."""
     from PIL import Image, ImageOps
 
-    from kanta.faces.models import models
     from kanta.faces.pipeline import BoundingBox, encode_faces
 
     with Image.open(path) as im:
@@ -417,7 +426,7 @@ def _encode_crop(path: str) -> tuple[np.ndarray, bool]:
     crop = crop.resize((side, crop.height * CROP_UPSCALE), Image.Resampling.LANCZOS)
     pad = round(side * CROP_PAD)
     rgb = np.asarray(ImageOps.expand(crop, border=pad, fill=(0, 0, 0)))
-    detections = models().detector(rgb, 0)
+    detections = _hog_detector()(rgb, 0)
     if len(detections):
         d = max(detections, key=lambda r: r.area())
         box = BoundingBox(d.left(), d.top(), d.right() - d.left(), d.bottom() - d.top())
@@ -443,9 +452,10 @@ def _cache_key(shared: Path) -> str:
     import dlib
 
     from kanta.config import Settings
+    from kanta.faces import PIPELINE
     from kanta.faces.pipeline import analysis_settings
 
-    parts: list[Any] = [CACHE_VERSION, dlib.__version__, CROP_UPSCALE, CROP_PAD, CROP_TEMPLATE,
+    parts: list[Any] = [CACHE_VERSION, PIPELINE, dlib.__version__, CROP_UPSCALE, CROP_PAD, CROP_TEMPLATE,
                         analysis_settings(Settings())]
     for folder in (shared / "identities" / "crops", shared / "identities" / "photos", TESTS_DATA):
         labels = folder / "labels.csv"

@@ -100,9 +100,9 @@ class Settings(BaseSettings):
     min_face_px: int = Field(24, validation_alias=AliasChoices("KANTA_MIN_FACE_PX"))
     min_face_sharpness: float = Field(25.0, validation_alias=AliasChoices("KANTA_MIN_FACE_SHARPNESS"))
     # Faces turned further than this (degrees, kanta.faces.detection.yaw_of) are stored but
-    # kept out of clustering and search, like small and blurred ones (bench/README.md,
-    # "Face quality").
-    max_face_yaw: float = Field(60.0, gt=0, le=90, validation_alias=AliasChoices("KANTA_MAX_FACE_YAW"))
+    # kept out of clustering and search, like small and blurred ones: turned faces sit closer
+    # to strangers (bench/README.md, "Face quality").
+    max_face_yaw: float = Field(45.0, gt=0, le=90, validation_alias=AliasChoices("KANTA_MAX_FACE_YAW"))
 
     # Clustering (kanta.clusters.algorithm.cluster_descriptors), on Euclidean distance between
     # dlib descriptors. graph_average (default): two clusters merge while the mean of their

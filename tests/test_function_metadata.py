@@ -55,6 +55,7 @@ TIMERS = {
     "purge_tombstones_timer": "0 30 * * * *",
     "purge_guest_counters_timer": "0 15 * * * *",
     "retention_timer": "0 45 * * * *",
+    "reindex_outdated_timer": "0 20 * * * *",
 }
 
 

@@ -200,8 +200,9 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
             people = people_for_faces(conn, event_id, usable, eps=settings.cluster_eps, cap=settings.cluster_cap,
                                       not_in=image_id)
             for i, j in same.items():
-                if not faces[i].excluded and (earlier[j]["cluster_id"] or -1) >= 0:
-                    people[i] = earlier[j]["cluster_id"]
+                person = earlier[j]["cluster_id"]
+                if not faces[i].excluded and person is not None and person >= 0:
+                    people[i] = person
             ids = store.save_processed(conn, record, [
                 store.FaceRecord(f.bbox, f.descriptor, f.detector, f.angle, f.score, f.sharpness, f.excluded,
                                  names[i] if i in written else None, person, f.yaw, f.roll)

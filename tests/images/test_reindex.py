@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.helpers import browser_put, photo, run_blob_trigger, upload_ticket
@@ -68,3 +69,86 @@ def test_reindexing_a_deleted_photo_is_404(api, functions, event):
     assert api("delete_image", "DELETE", route={"image_id": upload["image_id"]})[0] == 204
     status, body = reindex(api, upload["image_id"])
     assert (status, body["code"]) == (404, "image_not_found")
+
+
+def _index_as_the_old_pipeline(image_id: str, name: str) -> None:
+    """Turn the photo's stored faces into what the earlier pipeline wrote: face_recognition's
+    HOG boxes and descriptors, detector ``hog``, pipeline ``dlib-hog`` (the migration's value
+    for photos indexed before pipelines were recorded). The people stay as they are."""
+    import face_recognition
+
+    from kanta.db import connection
+    from tests.helpers import DATA
+
+    rgb = face_recognition.load_image_file(DATA / name)
+    (top, right, bottom, left), = face_recognition.face_locations(rgb, number_of_times_to_upsample=1)
+    (descriptor,) = face_recognition.face_encodings(rgb, [(top, right, bottom, left)])
+    with connection() as conn:
+        conn.execute(
+            """UPDATE faces SET detector = 'hog', bbox_x = %s, bbox_y = %s, bbox_width = %s, bbox_height = %s,
+                   descriptor = %s, yaw = NULL, roll = NULL WHERE image_id = %s""",
+            (left, top, right - left, bottom - top, np.asarray(descriptor, np.float32), image_id))
+        conn.execute("UPDATE images SET pipeline = 'dlib-hog', detection_profile = 'balanced' WHERE id = %s",
+                     (image_id,))
+
+
+def test_a_photo_of_the_old_pipeline_is_reindexed_by_the_timer_and_keeps_its_person(api, functions, event):
+    """The re-index timer moves a photo indexed by the HOG pipeline to YuNet: its face is found
+    again where it was, keeps its person and the host's name for them, and the next re-cluster
+    keeps the person's id."""
+    from kanta.images.service import reindex_outdated
+
+    uploads = {}
+    for name in ("obama_1.jpg", "obama_2.jpg", "obama_3.jpg", "biden_1.jpg"):
+        upload = upload_ticket(api, event["code"])
+        assert browser_put(upload, photo(name)) == 201
+        run_blob_trigger(functions, upload["blob_name"])
+        uploads[name] = upload["image_id"]
+    assert api("recluster_event", "POST", route={"code": event["code"]})[0] == 200
+    (face,) = api("get_image", route={"image_id": uploads["obama_1.jpg"]})[1]["faces"]
+    person = face["cluster_id"]
+    assert person >= 0
+    assert api("update_cluster", "PATCH", route={"code": event["code"], "cluster_id": str(person)},
+               json_body={"name": "Barack"})[0] == 200
+    _index_as_the_old_pipeline(uploads["obama_1.jpg"], "obama_1.jpg")
+    old = api("get_image", route={"image_id": uploads["obama_1.jpg"]})[1]["faces"]
+    assert [f["detector"] for f in old] == ["hog"]
+
+    assert reindex_outdated() == 1, "only the photo of the old pipeline"
+    assert reindex_outdated() == 0, "nothing left to move"
+
+    (new,) = api("get_image", route={"image_id": uploads["obama_1.jpg"]})[1]["faces"]
+    assert new["detector"] == "yunet" and new["yaw"] is not None
+    assert new["face_id"] != old[0]["face_id"] and new["cluster_id"] == person
+    assert api("recluster_event", "POST", route={"code": event["code"]})[0] == 200
+    (after,) = api("get_image", route={"image_id": uploads["obama_1.jpg"]})[1]["faces"]
+    assert after["cluster_id"] == person
+    people = api("list_clusters", route={"code": event["code"]})[1]["items"]
+    assert {p["cluster_id"]: p["name"] for p in people}[person] == "Barack"
+
+
+def test_a_reindexed_face_keeps_the_hosts_correction(api, functions, event):
+    """A host put Biden's face into Obama's person (a pin); after the photo moves to the new
+    pipeline its new face is still pinned there, through a re-cluster too."""
+    from kanta.images.service import reindex_outdated
+
+    uploads = {}
+    for name in ("obama_1.jpg", "obama_2.jpg", "biden_1.jpg"):
+        upload = upload_ticket(api, event["code"])
+        assert browser_put(upload, photo(name)) == 201
+        run_blob_trigger(functions, upload["blob_name"])
+        uploads[name] = upload["image_id"]
+    assert api("recluster_event", "POST", route={"code": event["code"]})[0] == 200
+    (obama,) = api("get_image", route={"image_id": uploads["obama_1.jpg"]})[1]["faces"]
+    (biden,) = api("get_image", route={"image_id": uploads["biden_1.jpg"]})[1]["faces"]
+    assert obama["cluster_id"] >= 0 and biden["cluster_id"] != obama["cluster_id"]
+    status, body = api("move_face", "PUT", route={"face_id": str(biden["face_id"])},
+                       json_body={"cluster_id": obama["cluster_id"]})
+    assert status == 200, body
+    _index_as_the_old_pipeline(uploads["biden_1.jpg"], "biden_1.jpg")
+
+    assert reindex_outdated() == 1
+    assert api("recluster_event", "POST", route={"code": event["code"]})[0] == 200
+    (after,) = api("get_image", route={"image_id": uploads["biden_1.jpg"]})[1]["faces"]
+    assert after["detector"] == "yunet" and after["face_id"] != biden["face_id"]
+    assert after["cluster_id"] == obama["cluster_id"]

@@ -69,7 +69,7 @@ def test_timer_runner_fires_due_timers(app, api, event):
     runner = TimerRunner(app)
     names = [name for _, name, _ in runner.timers]
     assert sorted(names) == ["expire_uploads_timer", "purge_guest_counters_timer", "purge_tombstones_timer",
-                             "recluster_timer", "redrive_uploads_timer", "retention_timer"]
+                             "recluster_timer", "redrive_uploads_timer", "reindex_outdated_timer", "retention_timer"]
     recluster = names.index("recluster_timer")
     next_run = runner.next_runs[recluster]
     assert next_run > dt.datetime.now() and next_run.minute % 10 == 0 and next_run.second == 0

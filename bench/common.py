@@ -3,6 +3,7 @@ directory is on ``sys.path``)."""
 
 from __future__ import annotations
 
+import platform
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -25,3 +26,15 @@ def git_state() -> dict[str, Any]:
     status = git("status", "--porcelain", "--", "kanta")
     return {"commit": commit.strip() if commit else None,
             "kanta_uncommitted": None if status is None else [line[3:] for line in status.splitlines()]}
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else ``platform.processor()``."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"

@@ -212,7 +212,7 @@ SELFIE_TARGET_S = 0.15
 # `python bench/encode.py` puts bench/ on sys.path, not the repository root that holds kanta/.
 sys.path.insert(0, str(REPO_ROOT))
 
-from common import git_state  # bench/common.py: this directory is on sys.path
+from common import cpu_model, git_state  # bench/common.py: this directory is on sys.path
 
 # dlib, face_recognition and kanta are imported where they are used: a child process measuring
 # one pipeline's memory must not hold the other pipeline's models (importing face_recognition
@@ -377,18 +377,6 @@ def warm_up(photos: list[Path], settings: dict[str, int]) -> tuple[Path, float]:
             continue
         return path, time.perf_counter() - started
     raise SystemExit("no photo could be decoded by both pipelines")
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (Linux), else ``platform.processor()``."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def machine_info() -> dict[str, Any]:

@@ -86,7 +86,7 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from common import git_state  # bench/common.py: this directory is on sys.path
+from common import cpu_model, git_state  # bench/common.py: this directory is on sys.path
 
 #: Photos uploaded to the event: every file of this folder with one of the suffixes below.
 PHOTOS = REPO_ROOT / "tests" / "data"
@@ -123,18 +123,6 @@ THROUGHPUT_TARGET = 8.0
 
 
 # --- the machine and the selfies -------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (Linux), else ``platform.processor()``."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def load_average() -> list[float]:

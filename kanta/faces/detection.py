@@ -50,7 +50,7 @@ class DetectionProfile:
     reduced to at most ``rotated_max_pixels``, for faces tilted beyond what YuNet finds
     upright (about 40 degrees); their boxes are mapped back and duplicates merged.
     ``min_confidence``: detections YuNet scores lower (0-1) are dropped; those under
-    ``VERIFY_BELOW`` must also pass ``verified``.
+    ``VERIFY_BELOW`` must also pass ``verified`` (``confirmed``).
     ``decode_max_pixels``: event photos larger than this are decoded at 1/2, 1/4 or 1/8 scale
     (JPEGs by libjpeg's DCT scaling, Pillow ``draft``; other formats reduced right after
     decoding) before anything else, which bounds memory for any accepted photo.
@@ -111,8 +111,8 @@ HOG_DROP_PER_HEIGHT = 0.044
 #: under 0.8 all but 5 times in 181 (a painting behind a portrait of tests/data: 0.83), and
 #: most true faces of portraits score 0.92-0.95, which spares them the second look.
 VERIFY_BELOW = 0.9
-#: ``verified`` keeps a detection when YuNet, run again on a crop where the face is
-#: ``VERIFY_FACE_PX`` tall, scores it at least ``VERIFY_MIN``. On the crowd photos, YuNet at
+#: ``verified`` keeps a detection when YuNet, run again on a crop where the face is upright
+#: and ``VERIFY_FACE_PX`` tall, scores it at least ``VERIFY_MIN``. On the crowd photos, YuNet at
 #: 0.5 alone found 95.3% of the faces at least 40 px tall and 90.9% of those at least 20 px
 #: at precision 0.896; with this second look 94.4% and 89.7% at precision 0.950 (0.6 alone:
 #: 93.8% and 89.1% at 0.938). In tests/data a painting behind a portrait scored 0.83 at 400 px
@@ -290,22 +290,31 @@ def merge(found: list[tuple[Box, float, float]], threshold: float = MERGE_IOU) -
     return kept
 
 
-def verified(rgb: np.ndarray, box: Box) -> bool:
-    """Whether YuNet finds the face of ``box`` (pixels of ``rgb``) again on a crop three
-    times its size, scaled so the face is ``VERIFY_FACE_PX`` tall, with confidence at least
-    ``VERIFY_MIN`` (a box overlapping ``box`` by more than 0.4). A second look at one scale
+def verified(rgb: np.ndarray, box: Box, roll: float = 0.0) -> bool:
+    """Whether YuNet finds the face of ``box`` (pixels of ``rgb``) again, with confidence at
+    least ``VERIFY_MIN``, on a crop three times its size turned upright by the face's
+    ``roll`` (degrees) and scaled so the face is ``VERIFY_FACE_PX`` tall: a face whose centre
+    is within a quarter of the face's size of the crop's centre. A second look at one scale
     and framing: what fooled the detector once rarely fools it twice."""
     side = max(box[2] - box[0], box[3] - box[1])
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     area = (cx - 1.5 * side, cy - 1.5 * side, cx + 1.5 * side, cy + 1.5 * side)
-    k = VERIFY_FACE_PX / side
-    size = max(1, round(3 * side * k))
-    crop = Image.fromarray(rgb).crop(tuple(round(v) for v in area)).resize((size, size), Image.Resampling.BILINEAR)
+    crop = Image.fromarray(rgb).crop(tuple(round(v) for v in area))
+    if roll:
+        crop = crop.rotate(-roll, resample=Image.Resampling.BILINEAR)
+    size = round(3 * VERIFY_FACE_PX)
+    crop = crop.resize((size, size), Image.Resampling.BILINEAR)
     for b, _ in yunet(np.asarray(crop), VERIFY_MIN):
-        again = (area[0] + b[0] / k, area[1] + b[1] / k, area[0] + b[2] / k, area[1] + b[3] / k)
-        if iou(again, box) > 0.4:
+        bx, by, bs = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2, max(b[2] - b[0], b[3] - b[1])
+        if math.hypot(bx - size / 2, by - size / 2) < VERIFY_FACE_PX / 4 and 0.5 < bs / VERIFY_FACE_PX < 2:
             return True
     return False
+
+
+def confirmed(rgb: np.ndarray, detections: list[Detection]) -> list[Detection]:
+    """The detections YuNet was sure of (``VERIFY_BELOW``), and the others that pass
+    ``verified`` turned upright by their landmarks' roll. Needs no dlib."""
+    return [d for d in detections if d.confidence >= VERIFY_BELOW or verified(rgb, d.box, d.roll)]
 
 
 def _rotated_pass(rgb: np.ndarray, angle: float, profile: DetectionProfile) -> list[tuple[Box, float, float]]:
@@ -327,43 +336,39 @@ def _rotated_pass(rgb: np.ndarray, angle: float, profile: DetectionProfile) -> l
     return found
 
 
-#: A face of the main copy at least this tall (pixels) in the overview copy
-#: (``query_detect_max_pixels``) must be found there too, and takes its box from it: YuNet
-#: frames faces of hundreds of pixels poorly (the descriptors of such faces boxed at 4 MP were
-#: up to 0.8 from the original pipeline's; boxed at 0.3 MP, within 0.26).
-OVERVIEW_FACE_PX = 64
+#: A face at least this tall (pixels) in the main copy takes its box from the overview copy
+#: (``query_detect_max_pixels``) when YuNet finds it there: YuNet frames faces of hundreds of
+#: pixels poorly (the descriptors of such faces boxed at 4 MP were up to 0.8 from the
+#: original pipeline's; boxed at 0.3 MP, within 0.26), and small ones better at full size.
+LARGE_FACE_PX = 256
 
 
 def detect(rgb: np.ndarray, profile: DetectionProfile, *, max_pixels: int | None = None) -> list[tuple[Box, float, float]]:
     """Faces in ``rgb`` (``uint8`` ``(H, W, 3)``): ``(box, confidence, angle)`` with boxes
     ``(left, top, right, bottom)`` in pixels of ``rgb``, upright passes first. YuNet sees a
     copy of at most ``max_pixels`` (default: the profile's ``detect_max_pixels``) and, when
-    that is larger, an overview copy of ``query_detect_max_pixels`` for large faces
-    (``OVERVIEW_FACE_PX``); then any rotated passes of the profile. Needs no dlib."""
+    it holds a face of ``LARGE_FACE_PX`` or more, an overview copy of
+    ``query_detect_max_pixels`` that boxes such faces; then any rotated passes of the
+    profile. Needs no dlib."""
     limit = max_pixels or profile.detect_max_pixels
     small, factor = _reduced(rgb, limit)
     found = [((b[0] / factor, b[1] / factor, b[2] / factor, b[3] / factor), c, 0.0)
              for b, c in yunet(small, profile.min_confidence)]
     overview, o_factor = _reduced(rgb, min(limit, profile.query_detect_max_pixels))
-    if o_factor < factor:
+    if o_factor < factor and any((f[0][3] - f[0][1]) * factor >= LARGE_FACE_PX for f in found):
         large = [((b[0] / o_factor, b[1] / o_factor, b[2] / o_factor, b[3] / o_factor), c)
-                 for b, c in yunet(overview, profile.min_confidence) if b[3] - b[1] >= OVERVIEW_FACE_PX]
-        kept = []
-        for box, confidence, angle in found:
-            if (box[3] - box[1]) * o_factor < OVERVIEW_FACE_PX:
-                kept.append((box, confidence, angle))
+                 for b, c in yunet(overview, profile.min_confidence)]
+        for i, (box, confidence, angle) in enumerate(found):
+            if (box[3] - box[1]) * factor < LARGE_FACE_PX:
                 continue
             same = max(large, key=lambda g: iou(box, g[0]), default=None)
             if same is not None and iou(box, same[0]) > MERGE_IOU:
-                kept.append((same[0], max(confidence, same[1]), angle))
-        found = kept
+                found[i] = (same[0], max(confidence, same[1]), angle)
     for angle in profile.angles:
         found += _rotated_pass(rgb, angle, profile)
     h, w = rgb.shape[:2]
     clipped = []
     for (l, t, r, b), c, a in merge(found):
-        if c < VERIFY_BELOW and not verified(rgb, (l, t, r, b)):
-            continue
         box = (max(l, 0.0), max(t, 0.0), min(r, float(w)), min(b, float(h)))
         if box[2] - box[0] >= 1 and box[3] - box[1] >= 1:
             clipped.append((box, c, a))

@@ -27,7 +27,16 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from kanta.faces import DESCRIPTOR_DIM
 from kanta.faces.boxes import BoundingBox
-from kanta.faces.detection import DEFAULT_PROFILE, PROFILES, Detection, DetectionProfile, detect, dlib_rect, locate
+from kanta.faces.detection import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    Detection,
+    DetectionProfile,
+    confirmed,
+    detect,
+    dlib_rect,
+    locate,
+)
 from kanta.faces.models import models
 
 #: Image formats we accept, as Pillow names them (JPEG includes phones' multi-picture MPO files).
@@ -361,7 +370,10 @@ def analyse_image(
     # YuNet holds no shared state between calls: it runs outside the lock.
     found = detect(rgb, profile, max_pixels=detect_max_pixels)
     with DLIB_LOCK:
-        detections = locate(rgb, found)
+        located = locate(rgb, found)
+    # Doubtful detections get a second look where their landmarks say the face is upright.
+    detections = confirmed(rgb, located)
+    with DLIB_LOCK:
         shapes = _shapes(detections)
         descriptors = _descriptors(rgb, shapes)
         dlib = models().dlib

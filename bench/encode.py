@@ -635,7 +635,7 @@ def child_agreement(spec: dict[str, Any]) -> dict[str, Any]:
     import face_recognition
     from PIL import Image
 
-    from kanta.faces.detection import iou
+    from kanta.faces.boxes import iou
 
     load_runner(spec["profile"])  # ours' models; face_recognition's loaded on import
     settings = ours_settings(spec["profile"])
@@ -739,7 +739,7 @@ def match(labels: list[LTRB], detections: list[LTRB], threshold: float = MATCH_I
     """One-to-one greedy matching of one image: every (label, detection) pair with IoU >=
     ``threshold`` is taken in decreasing IoU when neither is matched yet. Returns, per label,
     the index of its detection or ``None``."""
-    from kanta.faces.detection import iou
+    from kanta.faces.boxes import iou
 
     pairs = sorted(
         ((iou(lab, det), i, j) for i, lab in enumerate(labels) for j, det in enumerate(detections)),
@@ -808,7 +808,7 @@ def score(pipeline: str, images: list[LabelledImage], result: dict[str, Any],
           categories: list[str]) -> tuple[PipelineScore, list[dict[str, Any]]]:
     """Match a child's detections against the labels; return the score and, per image, the
     detections, each label's match and IoU (for the JSON report)."""
-    from kanta.faces.detection import iou
+    from kanta.faces.boxes import iou
 
     found = dict.fromkeys(categories, 0)
     total = dict.fromkeys(categories, 0)
@@ -1130,7 +1130,7 @@ def score_crowd(pipeline: str, images: list[CrowdImage],
                 result: dict[str, Any]) -> tuple[CrowdScore, list[dict[str, Any]]]:
     """Match a child's detections against the crowd labels (``match``, IoU >= ``MATCH_IOU``);
     return the score and, per photo, the detections, matches and ignored detections."""
-    from kanta.faces.detection import iou
+    from kanta.faces.boxes import iou
 
     found = dict.fromkeys(crowd_groups(), 0)
     total = dict.fromkeys(crowd_groups(), 0)

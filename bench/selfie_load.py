@@ -169,27 +169,9 @@ def serve(port: int, receipts: Path) -> int:
     # The Azure SDK logs every storage request at INFO, werkzeug every HTTP request: not measured.
     logging.getLogger("azure").setLevel(logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    from werkzeug.serving import make_server
+    from kanta.local.__main__ import run_local_host
 
-    from function_app import app
-    from kanta.local.host import BlobPoller, TimerRunner, build_wsgi_app, run_background
-    from kanta.storage import get_blob_service
-
-    poller = BlobPoller(app, get_blob_service(), receipts)
-    timers = TimerRunner(app)
-    stop = threading.Event()
-    run_background(stop, POLL_SECONDS, [poller.poll_once, timers.run_due])
-    server = make_server("127.0.0.1", port, build_wsgi_app(app), threaded=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    logging.getLogger("kanta.bench").info("local host serving http://127.0.0.1:%d/api", port)
-    try:
-        server.serve_forever()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        stop.set()
-        server.server_close()
-    return 0
+    return run_local_host(port, POLL_SECONDS, receipts)
 
 
 def start_host(port: int, root: Path) -> tuple[subprocess.Popen, Path]:

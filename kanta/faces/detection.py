@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from kanta.faces.boxes import iou
 from kanta.faces.models import models
 
 
@@ -147,16 +148,6 @@ class Detection:
     angle: float
     roll: float
     yaw: float
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two ``(left, top, right, bottom)`` boxes."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def dlib_rect(box: Box) -> Box:

@@ -45,9 +45,8 @@ from kanta.config import UPLOADS_CONTAINER, get_settings
 from kanta.db import connection
 from kanta.errors import NotFound
 from kanta.events.service import face_policy, get_event_id
-from kanta.faces.detection import iou
 from kanta.faces import DESCRIPTOR_DIM, PIPELINE
-from kanta.faces.boxes import BoundingBox
+from kanta.faces.boxes import BoundingBox, iou
 from kanta.images import store
 from kanta.privacy.policy import listed
 
@@ -199,6 +198,9 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
             usable = [None if f.excluded or i in same else f.descriptor for i, f in enumerate(faces)]
             people = people_for_faces(conn, event_id, usable, eps=settings.cluster_eps, cap=settings.cluster_cap,
                                       not_in=image_id)
+            carried_people = {earlier[j]["cluster_id"] for i, j in same.items() if not faces[i].excluded}
+            # Two faces of one photo are never one person: a carried person wins.
+            people = [None if p in carried_people else p for p in people]
             for i, j in same.items():
                 person = earlier[j]["cluster_id"]
                 if not faces[i].excluded and person is not None and person >= 0:
@@ -253,10 +255,7 @@ SAME_FACE_IOU = 0.4
 def same_faces(new: list[BoundingBox], old: list[BoundingBox]) -> dict[int, int]:
     """Pairs ``{index in new: index in old}`` of boxes (pixels of the same upright photo)
     overlapping by at least ``SAME_FACE_IOU``, one to one, largest overlap first."""
-    def box(b: BoundingBox) -> tuple[float, float, float, float]:
-        return (b.x, b.y, b.x + b.width, b.y + b.height)
-
-    pairs = sorted(((iou(box(a), box(b)), i, j) for i, a in enumerate(new) for j, b in enumerate(old)), reverse=True)
+    pairs = sorted(((iou(a.corners, b.corners), i, j) for i, a in enumerate(new) for j, b in enumerate(old)), reverse=True)
     out: dict[int, int] = {}
     for overlap, i, j in pairs:
         if overlap < SAME_FACE_IOU:

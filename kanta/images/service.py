@@ -333,11 +333,12 @@ def reindex_outdated(batch: int = REINDEX_BATCH, budget_s: float = REINDEX_BUDGE
         if time.monotonic() > deadline:
             break
         try:
-            result = ingest.ingest_blob(storage.uploads_blob(image["blob_name"]), force=True)
+            # Not forced: a photo another instance moved meanwhile is "unchanged" and skipped.
+            result = ingest.ingest_blob(storage.uploads_blob(image["blob_name"]))
         except psycopg.OperationalError:
             raise
         except Exception:  # one photo must not stop the others: it is taken again next run
             log.exception("re-indexing %s failed", image["blob_name"])
             continue
-        done += result.status != "skipped"
+        done += result.status != "skipped" and result.reason != ingest.UNCHANGED
     return done

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 from kanta.config import RECLUSTER_SCHEDULE_SETTING, STORAGE_CONNECTION, UPLOADS_CONTAINER
 from kanta.local.services import ROOT, LocalAzurite, LocalPostgres
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which("func") and not args.no_func:
             log.info("Azure Functions Core Tools found: running func start")
             return subprocess.call(["func", "start", "--port", str(args.port)], cwd=ROOT)
-        return run_local_host(args.port, args.poll_seconds)
+        return run_local_host(args.port, args.poll_seconds, STATE_DIR / "blob-receipts.json")
     finally:
         azurite.stop()
         postgres.stop()
@@ -112,19 +113,21 @@ def demo_guest_url(origin: str) -> str:
     return create_link(DEMO_EVENT, GuestLinkCreate(rights=rights), origin).join_url
 
 
-def run_local_host(port: int, poll_seconds: float) -> int:
-    """Serve HTTP functions and run blob and timer triggers until interrupted."""
+def run_local_host(port: int, poll_seconds: float, receipts: Path) -> int:
+    """Serve HTTP functions on 127.0.0.1:``port`` and run blob (receipts in ``receipts``) and
+    timer triggers until interrupted (Ctrl-C, or SIGTERM)."""
     from werkzeug.serving import make_server
 
     from function_app import app
     from kanta.local.host import BlobPoller, TimerRunner, build_wsgi_app, run_background
     from kanta.storage import get_blob_service
 
-    poller = BlobPoller(app, get_blob_service(), STATE_DIR / "blob-receipts.json")
+    poller = BlobPoller(app, get_blob_service(), receipts)
     timers = TimerRunner(app)
     stop = threading.Event()
     run_background(stop, poll_seconds, [poller.poll_once, timers.run_due])
     server = make_server("127.0.0.1", port, build_wsgi_app(app), threaded=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     log.info("Core Tools not found: local host serving http://127.0.0.1:%d/api (Ctrl-C stops)", port)
     try:
         server.serve_forever()

@@ -10,7 +10,8 @@ import threading
 import numpy as np
 import pytest
 
-from kanta.faces.detection import PROFILES, dlib_rect, iou, roll_of, yaw_of
+from kanta.faces.boxes import iou
+from kanta.faces.detection import PROFILES, dlib_rect, roll_of, yaw_of
 from kanta.faces.pipeline import analyse_image
 from tests.helpers import ROOT
 
@@ -26,7 +27,7 @@ def labelled(file: str, category: str | None = None) -> list[tuple[float, float,
 
 
 def boxes(faces) -> list[tuple[float, float, float, float]]:
-    return [(f.bbox.x, f.bbox.y, f.bbox.x + f.bbox.width, f.bbox.y + f.bbox.height) for f in faces]
+    return [f.bbox.corners for f in faces]
 
 
 @pytest.mark.parametrize("file", ["2007_007763.jpg", "2008_001009.jpg", "2008_001322.jpg", "2008_002079.jpg"])

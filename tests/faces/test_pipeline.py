@@ -16,7 +16,7 @@ import pytest
 from PIL import Image, ImageFile, ImageFilter
 
 from kanta.config import Settings
-from kanta.faces.detection import iou
+from kanta.faces.boxes import iou
 from kanta.faces.pipeline import (
     MAX_PIXELS_PER_BYTE,
     SMALL_IMAGE_PIXELS,

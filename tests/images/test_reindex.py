@@ -152,3 +152,31 @@ def test_a_reindexed_face_keeps_the_hosts_correction(api, functions, event):
     (after,) = api("get_image", route={"image_id": uploads["biden_1.jpg"]})[1]["faces"]
     assert after["detector"] == "yunet" and after["face_id"] != biden["face_id"]
     assert after["cluster_id"] == obama["cluster_id"]
+
+
+def test_two_reindex_timers_at_once_move_a_photo_once(api, functions, event):
+    """Two instances run the re-index timer at the same time: the photo of the old pipeline is
+    indexed again by one of them; the other finds it done and leaves its faces alone."""
+    import threading
+
+    from kanta.images.service import reindex_outdated
+
+    upload = upload_ticket(api, event["code"])
+    assert browser_put(upload, photo("obama_1.jpg")) == 201
+    run_blob_trigger(functions, upload["blob_name"])
+    _index_as_the_old_pipeline(upload["image_id"], "obama_1.jpg")
+    counts: list[int] = []
+    start = threading.Barrier(2)
+
+    def timer() -> None:
+        start.wait()
+        counts.append(reindex_outdated())
+
+    threads = [threading.Thread(target=timer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(counts) == [0, 1]
+    (face,) = api("get_image", route={"image_id": upload["image_id"]})[1]["faces"]
+    assert face["detector"] == "yunet"

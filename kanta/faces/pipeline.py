@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from kanta.faces import DESCRIPTOR_DIM
 from kanta.faces.boxes import BoundingBox
 from kanta.faces.detection import (
     DEFAULT_PROFILE,
@@ -37,6 +36,7 @@ from kanta.faces.detection import (
     dlib_rect,
     locate,
 )
+from kanta.faces.encoder import CHIP_PADDING, CHIP_SIZE
 from kanta.faces.models import models
 
 #: Image formats we accept, as Pillow names them (JPEG includes phones' multi-picture MPO files).
@@ -86,14 +86,12 @@ _REDUCIBLE_MODES = ("L", "LA", "RGB", "RGBA")
 #: What Pillow raises on damaged data (its documented OSError, ValueError and SyntaxError,
 #: and what its plugins let through from struct, zlib and slicing on hostile input).
 _DECODER_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error, zlib.error)
-#: Held while dlib's models run. Its detectors and networks keep their working buffers in the
+#: Held while dlib runs (shape predictor, chips). dlib's models keep working buffers in the
 #: model objects, so two threads using them at once corrupt memory (three threads running HOG
 #: on tests/data crashed the process here), and the Functions Python worker runs synchronous
-#: functions, blob triggers and searches alike, on a thread pool. One analysis per process at
-#: a time also keeps their memory peaks from stacking; decoding stays outside the lock.
+#: functions, blob triggers and searches alike, on a thread pool. Decoding, YuNet and the
+#: NumPy encoder run outside it, so two analyses overlap on two cores.
 DLIB_LOCK = threading.Lock()
-#: dlib's encoder works on 150x150 chips with 0.25 padding; sharpness is measured on the same.
-_CHIP_SIZE, _CHIP_PADDING = 150, 0.25
 
 
 class ImageRejected(ValueError):
@@ -274,22 +272,23 @@ def _shapes(detections: list[Detection]) -> Any:
 
 def encode_faces(rgb: np.ndarray, boxes: list[BoundingBox]) -> np.ndarray:
     """Descriptors of the faces in ``boxes`` (dlib-framed boxes in pixels of ``rgb``):
-    ``float64`` ``(len(boxes), 128)``, one encoder call. Equal to
+    ``float64`` ``(len(boxes), 128)``. Equal to
     ``face_recognition.face_encodings(rgb, [(y, x + w, y + h, x)])``."""
     m = models()
     with DLIB_LOCK:
         shapes = m.dlib.full_object_detections()
         for b in boxes:
             shapes.append(m.shape_predictor(rgb, m.dlib.rectangle(b.x, b.y, b.x + b.width, b.y + b.height)))
-        return _descriptors(rgb, shapes)
+        chips = _encoder_chips(rgb, shapes)
+    return models().encoder.descriptors(chips)
 
 
-def _descriptors(rgb: np.ndarray, shapes: Any) -> np.ndarray:
+def _encoder_chips(rgb: np.ndarray, shapes: Any) -> np.ndarray:
+    """uint8 ``(len(shapes), 150, 150, 3)``: the aligned chips the encoder takes, cut as
+    dlib's ``compute_face_descriptor`` cuts them. Call with ``DLIB_LOCK`` held."""
     if len(shapes) == 0:
-        return np.empty((0, DESCRIPTOR_DIM), dtype=np.float64)
-    # All faces in one call; num_jitters=1 is face_recognition's default (no jitter).
-    descriptors = models().encoder.compute_face_descriptor(rgb, shapes, 1)
-    return np.array([np.array(d) for d in descriptors], dtype=np.float64)
+        return np.empty((0, CHIP_SIZE, CHIP_SIZE, 3), dtype=np.uint8)
+    return np.stack(models().dlib.get_face_chips(rgb, shapes, size=CHIP_SIZE, padding=CHIP_PADDING))
 
 
 def laplacian_variance(grey: np.ndarray) -> float:
@@ -375,12 +374,12 @@ def analyse_image(
     detections = confirmed(rgb, located)
     with DLIB_LOCK:
         shapes = _shapes(detections)
-        descriptors = _descriptors(rgb, shapes)
+        encoder_chips = _encoder_chips(rgb, shapes)
         dlib = models().dlib
         # Sharpness on chips no larger than the face itself: upscaling a small face would blur it.
         chips = [
-            dlib.get_face_chip(rgb, shape, size=min(_CHIP_SIZE, max(16, int(d.box[2] - d.box[0]))),
-                               padding=_CHIP_PADDING)
+            dlib.get_face_chip(rgb, shape, size=min(CHIP_SIZE, max(16, int(d.box[2] - d.box[0]))),
+                               padding=CHIP_PADDING)
             for d, shape in zip(detections, shapes)
         ]
         thumbs = (
@@ -388,6 +387,8 @@ def analyse_image(
             if detections and thumbnails
             else [None] * len(detections)
         )
+    # NumPy's matrix products release the GIL: the encoder runs outside the lock.
+    descriptors = models().encoder.descriptors(encoder_chips)
     faces = []
     for d, descriptor, chip, thumb in zip(detections, descriptors, chips, thumbs):
         bbox = BoundingBox.from_corners(*d.box, scale=image.scale)

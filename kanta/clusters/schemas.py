@@ -80,13 +80,16 @@ class Cluster(BaseModel):
 
 class ClusterRun(BaseModel):
     """One re-clustering of one event. ``status`` is ``skipped`` when another run of the same
-    event held its lock; ``kept_count``: faces that had a person id before and kept it."""
+    event held its lock; ``kept_count``: faces that had a person id before and kept it.
+    ``parameters``: the clustering's settings and, from its faces, the event's cuts and their
+    evidence (``eps`` used, search ``face`` / ``person`` cuts, ``onset`` of different people or
+    null without enough evidence, ``same_photo_pairs``, ``faces``; ``kanta.clusters.cuts``)."""
 
     event_code: str
     status: str
     trigger: str
     algorithm: str
-    parameters: dict[str, float | int]
+    parameters: dict[str, float | int | None]
     started_at: datetime
     face_count: int
     cluster_count: int

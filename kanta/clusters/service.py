@@ -17,6 +17,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from kanta.clusters.algorithm import NOISE, cluster_descriptors, stable_ids
+from kanta.clusters.cuts import EventCuts, event_cuts, recorded_cuts
 from kanta.clusters.schemas import Cluster, ClusterList, ClusterListQuery, ClusterRun, ClusterSample, FaceAssignment
 from kanta.config import get_settings
 from kanta.db import connection
@@ -42,7 +43,8 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
     settings = get_settings()
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC)
-    parameters = {"eps": settings.cluster_eps, "cap": settings.cluster_cap, "min_samples": settings.cluster_min_samples}
+    parameters: dict[str, float | int | None] = {"eps": settings.cluster_eps, "cap": settings.cluster_cap,
+                                                 "min_samples": settings.cluster_min_samples}
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
         locked = conn.execute(
@@ -75,7 +77,12 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
         # Faces of one photo are never one person (graph_average's cannot-link groups).
         photo_of: dict = {}
         photos = np.array([photo_of.setdefault(r["image_id"], len(photo_of)) for r in rows], dtype=np.int64)
-        labels = cluster_descriptors(descriptors, algorithm=settings.cluster_algorithm, eps=settings.cluster_eps,
+        # This event's own evidence of where different people start (kanta.clusters.cuts): the
+        # cuts of clustering, search, forget and the do-not-index list until the next run.
+        cuts = event_cuts(descriptors, photos, eps=settings.cluster_eps, face=settings.search_max_distance,
+                          person=settings.search_person_max_distance)
+        parameters.update(cuts.as_record())
+        labels = cluster_descriptors(descriptors, algorithm=settings.cluster_algorithm, eps=cuts.eps,
                                      cap=settings.cluster_cap, min_samples=settings.cluster_min_samples,
                                      groups=photos)
         ids, next_id = stable_ids(labels, previous, pinned=pinned, rejected=rejected,
@@ -110,6 +117,15 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
     log.info("re-clustered %s: %d faces, %d clusters, %d noise, %d kept their id, in %.2f s", event_code,
              run.face_count, run.cluster_count, run.noise_count, run.kept_count, run.seconds)
     return run
+
+
+def cuts_in_use(conn: psycopg.Connection, event_id: int) -> EventCuts:
+    """The cuts event ``event_id`` uses now: those its last re-clustering estimated from its
+    faces, never looser than the settings' (``kanta.clusters.cuts.recorded_cuts``); the
+    settings' before its first run."""
+    row = conn.execute("SELECT parameters FROM cluster_runs WHERE event_id = %s ORDER BY id DESC LIMIT 1",
+                       (event_id,)).fetchone()
+    return recorded_cuts(row["parameters"] if row else None, get_settings())
 
 
 def recluster_due_events() -> list[ClusterRun]:

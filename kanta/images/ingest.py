@@ -17,8 +17,9 @@ Cost is checked before work: the blob's size comes from its properties, and a bl
 ``KANTA_MAX_IMAGE_BYTES`` fails as ``too_large`` without a byte of it being downloaded.
 
 Privacy (``kanta.privacy``): once the event's retention is over no face is looked for (the
-photo is only decoded, checked and measured); a face within the search's face cut
-(``KANTA_SEARCH_MAX_DISTANCE``) of the event's do-not-index list is not stored: no row, no
+photo is only decoded, checked and measured); a face within the event's face cut
+(``kanta.clusters.service.cuts_in_use``, at most ``KANTA_SEARCH_MAX_DISTANCE``) of the
+event's do-not-index list is not stored: no row, no
 thumbnail, not counted in the photo's ``face_count``. Both are read again under the row lock,
 where the result is written, so an erasure or purge that commits while a run computes counts.
 """
@@ -40,7 +41,7 @@ from azure.storage.blob import BlobClient, BlobProperties
 
 from kanta import storage
 from kanta.clusters.algorithm import assign_to_people
-from kanta.clusters.service import corrections_of, restore_corrections
+from kanta.clusters.service import corrections_of, cuts_in_use, restore_corrections
 from kanta.config import UPLOADS_CONTAINER, get_settings
 from kanta.db import connection
 from kanta.errors import NotFound
@@ -150,7 +151,7 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
                                                             PIPELINE)
         if done is None:
             # Privacy (kanta.privacy): after the event's retention no face is looked for at
-            # all; a face within the search's face cut of its do-not-index list is not stored
+            # all; a face within the event's face cut of its do-not-index list is not stored
             # (no row, no thumbnail, not counted). Read again under the row lock below, where
             # it decides.
             faces_off, do_not_index = _privacy(conn, event_id)
@@ -165,7 +166,11 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
         return _store_failure(record, event_code, properties.last_modified, rejected.code, rejected.message)
     del data
 
-    cut = settings.search_max_distance
+    with connection() as conn:
+        # The event's own cuts (kanta.clusters.cuts): the list's face cut and the clustering cut
+        # new faces join people by, as search and the last re-clustering use them.
+        cuts = cuts_in_use(conn, event_id)
+    cut = cuts.face
     kept_out = _kept_out(analysis.faces, faces_off, do_not_index, cut)
     # Thumbnails first: no row ever points to a thumbnail that does not exist. If the photo
     # turns out to be gone below, they are removed again.
@@ -196,7 +201,7 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
             same = same_faces([f.bbox for f in faces], [store.bbox(r) for r in earlier])
             carried = corrections_of(conn, [earlier[j]["face_id"] for j in same.values()])
             usable = [None if f.excluded or i in same else f.descriptor for i, f in enumerate(faces)]
-            people = people_for_faces(conn, event_id, usable, eps=settings.cluster_eps, cap=settings.cluster_cap,
+            people = people_for_faces(conn, event_id, usable, eps=cuts.eps, cap=settings.cluster_cap,
                                       not_in=image_id)
             carried_people = {earlier[j]["cluster_id"] for i, j in same.items() if not faces[i].excluded}
             # Two faces of one photo are never one person: a carried person wins.

@@ -9,10 +9,12 @@ only to honour the request: it goes with the event, or with its face data at the
 retention.
 
 Which faces are a person's is decided as the search decides it (``kanta.search.matching``
-with ``KANTA_SEARCH_MAX_DISTANCE`` / ``KANTA_SEARCH_PERSON_MAX_DISTANCE``): the people the
-selfie's largest usable face matches, with all their faces, and the faces in no person within
-the face cut; then any other face within the face cut of a listed descriptor (the one-face
-rule the search and the ingest apply to it).
+with the event's cuts, ``kanta.clusters.service.cuts_in_use``: never looser than
+``KANTA_SEARCH_MAX_DISTANCE`` / ``KANTA_SEARCH_PERSON_MAX_DISTANCE``, lower where the event's
+own faces say different people start lower): the people the selfie's largest usable face
+matches, with all their faces, and the faces in no person within the face cut; then any other
+face within the face cut of a listed descriptor (the one-face rule the search and the ingest
+apply to it).
 
 Races: an erasure holds the event's people (``kanta.clusters.service.hold_people``, as hosts'
 corrections do: a running re-clustering commits first, one starting meanwhile is skipped),
@@ -34,8 +36,7 @@ import psycopg
 from azure.core.exceptions import AzureError
 
 from kanta import storage
-from kanta.clusters.service import forget_names, hold_people
-from kanta.config import get_settings
+from kanta.clusters.service import cuts_in_use, forget_names, hold_people
 from kanta.db import connection
 from kanta.errors import Unavailable, not_found
 from kanta.events.service import FacePolicy, face_policy, get_event_id, record_erased, record_purge, retention_due
@@ -124,12 +125,12 @@ def _erase(event_code: str, event_id: int, *, selfie: np.ndarray | None = None, 
     """Erase the person of ``selfie`` (float32 ``(128,)``) or person ``person`` from the event
     in one transaction; return the faces erased, or ``None`` when there is nothing to erase
     from: the event's face data is purged, or ``person`` has no face."""
-    settings = get_settings()
-    cuts = SearchCuts(face=settings.search_max_distance, person=settings.search_person_max_distance)
     with connection() as conn:
         policy = _locked_policy(conn, event_code, event_id)
         if policy.purged:
             return None
+        event = cuts_in_use(conn, event_id)
+        cuts = SearchCuts(face=event.face, person=event.person)
         if selfie is not None:
             (found,) = descriptors.match_faces(conn, event_id, selfie[None, :], cuts, top_k=1)
             matched = found.face_ids.tolist()

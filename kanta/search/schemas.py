@@ -82,10 +82,17 @@ class PersonMatch(BaseModel):
 
 class Cuts(BaseModel):
     """The distances a search used: ``face``, one face this near matches (and brings its
-    person); ``person``, a person whose second nearest face is this near matches."""
+    person); ``person``, a person whose second nearest face is this near matches. They are
+    the event's own (``kanta.clusters.cuts``): its last re-clustering estimated from its
+    ``event_faces`` and ``same_photo_pairs`` (pairs of faces sharing a photo: two people)
+    where different people start (``onset``; null without enough evidence, then Kanta's
+    settings), and lowered every cut by as much as that is below the clustering cut."""
 
     face: float
     person: float
+    onset: float | None = None
+    same_photo_pairs: int = 0
+    event_faces: int = 0
 
 
 class SearchResult(BaseModel):

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from kanta.clusters.cuts import EventCuts
+from kanta.clusters.service import cuts_in_use
 from kanta.config import get_settings
 from kanta.db import connection
 from kanta.errors import Conflict, Invalid, TooLarge, not_found
@@ -128,7 +130,8 @@ def search_event(event_code: str, image: bytes, query: SearchQuery) -> SearchRes
                         second_distance=e.second, matched_by=e.matched_by, photo_count=photo_count)
             for q, e, photo_count, name in found.people
         ],
-        cuts=Cuts(face=cuts.face, person=cuts.person),
+        cuts=Cuts(face=cuts.face, person=cuts.person, onset=searched.event.onset,
+                  same_photo_pairs=searched.event.same_photo_pairs, event_faces=searched.event.faces),
         reason=None if found.photos else "no_match",
         message=None if found.photos else no_match_message(cuts),
     )
@@ -164,26 +167,29 @@ def find_photos(conn: psycopg.Connection, event_id: int, queries: np.ndarray, cu
 @dataclass(frozen=True)
 class SelfieSearch:
     """A selfie search before read URLs: the selfie's ``analysis``
-    (``kanta.faces.pipeline.ImageAnalysis``), the indices of its faces ``used``, the ``cuts``
-    and what was ``found``."""
+    (``kanta.faces.pipeline.ImageAnalysis``), the indices of its faces ``used``, the ``cuts``,
+    what was ``found``, and the ``event``'s own cuts with their evidence
+    (``kanta.clusters.cuts.EventCuts``)."""
 
     analysis: Any
     used: list[int]
     cuts: SearchCuts
     found: Found
+    event: EventCuts
 
 
 def search_selfie(event_code: str, image: bytes, query: SearchQuery) -> SelfieSearch:
     """Match the largest usable face of ``image`` (with ``faces=all``, every usable face)
-    against event ``event_code`` by the cuts of ``query`` (else ``KANTA_SEARCH_MAX_DISTANCE``
-    / ``KANTA_SEARCH_PERSON_MAX_DISTANCE``), at most ``query.top_k`` photos (``find_photos``).
+    against event ``event_code`` by the cuts of ``query``, else the event's (those its last
+    re-clustering estimated from its faces, never looser than ``KANTA_SEARCH_MAX_DISTANCE`` /
+    ``KANTA_SEARCH_PERSON_MAX_DISTANCE``; ``kanta.clusters.service.cuts_in_use``), at most
+    ``query.top_k`` photos (``find_photos``).
 
     Raises ``NotFound`` (unknown event), ``TooLarge`` ``payload_too_large`` (over
     ``KANTA_MAX_QUERY_IMAGE_BYTES``), ``Conflict`` ``retention_over`` / ``face_search_off``
     (``require_face_search``; the selfie is not even decoded), and ``selfie_faces``' ``Invalid``
     ``invalid_image``, ``no_face`` or ``face_unusable``.
     """
-    settings = get_settings()
     check_selfie_size(image)
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
@@ -193,11 +199,11 @@ def search_selfie(event_code: str, image: bytes, query: SearchQuery) -> SelfieSe
     require_face_search(policy)
     analysis, usable = selfie_faces(image)
     used = usable if query.faces == "all" else [max(usable, key=lambda i: analysis.faces[i].bbox.area)]
-    cuts = SearchCuts(
-        face=query.max_distance if query.max_distance is not None else settings.search_max_distance,
-        person=query.person_max_distance if query.person_max_distance is not None
-        else settings.search_person_max_distance,
-    )
     with connection() as conn:
+        event = cuts_in_use(conn, event_id)
+        cuts = SearchCuts(
+            face=query.max_distance if query.max_distance is not None else event.face,
+            person=query.person_max_distance if query.person_max_distance is not None else event.person,
+        )
         found = find_photos(conn, event_id, np.array([analysis.faces[q].descriptor for q in used]), cuts, query.top_k)
-    return SelfieSearch(analysis, used, cuts, found)
+    return SelfieSearch(analysis, used, cuts, found, event)

@@ -1,0 +1,153 @@
+"""Per-event cuts (``kanta.clusters.cuts``): an event whose faces say different people start
+closer than Kanta's defaults gets tighter cuts for clustering, search, forget and the
+do-not-index list; an event of well-separated faces keeps the defaults; too little evidence
+changes nothing; and a re-clustering records the cuts with their evidence.
+
+The faces are real: every labelled face of tests/data and its mirror image (dlib on the
+photos). A population dlib separates poorly cannot be shown with tests/data's people, so it
+is simulated from them: the same descriptors brought 0.55x as close to their mean, where
+different people come within 0.4-0.5 of each other as in ``bench/recognition.py``'s Asian
+set (where the constants were measured)."""
+
+from __future__ import annotations
+
+import io
+import itertools
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from kanta.clusters.algorithm import cluster_descriptors
+from kanta.clusters.cuts import FLOOR, event_cuts, onset_of_strangers
+from kanta.config import get_settings
+from kanta.faces.pipeline import analyse_image
+from tests.clusters.test_people import recluster, upload
+from tests.helpers import DATA
+
+LABELLED = [line.split(",") for line in (DATA / "labels.csv").read_text().splitlines()[1:]]
+
+
+@pytest.fixture(scope="module")
+def faces() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Descriptors ``(n, 128)``, identity ids and photo ids of the largest face of every
+    single-person photo of tests/data and of its mirror image (a different photo)."""
+    x, who, photos = [], [], []
+    names = sorted({row[2] for row in LABELLED if row[1] == "1"})
+    for row in LABELLED:
+        if row[1] != "1" or "partial" in row[0] or "rgba" in row[0]:
+            continue
+        image = ImageOps.exif_transpose(Image.open(DATA / row[0])).convert("RGB")
+        for k, variant in enumerate((image, ImageOps.mirror(image))):
+            buffer = io.BytesIO()
+            variant.save(buffer, "JPEG", quality=95)
+            found = analyse_image(buffer.getvalue(), max_pixels=50_000_000, thumbnails=False).faces
+            face = max(found, key=lambda f: f.bbox.area)
+            x.append(face.descriptor)
+            who.append(names.index(row[2]))
+            photos.append(2 * len(photos) + k)
+    return np.array(x), np.array(who), np.array(photos)
+
+
+def hard(x: np.ndarray) -> np.ndarray:
+    """Descriptors of a population dlib separates poorly, simulated: 0.55x as close to their mean."""
+    mean = x.mean(axis=0)
+    return mean + 0.55 * (x - mean)
+
+
+def mixes(labels: np.ndarray, who: np.ndarray) -> bool:
+    """Whether some cluster holds two identities (a guest would be shown a stranger's photos)."""
+    return any(len(set(who[labels == c].tolist())) > 1 for c in set(labels.tolist()) - {-1})
+
+
+def settings_kwargs() -> dict[str, float]:
+    s = get_settings()
+    return {"eps": s.cluster_eps, "face": s.search_max_distance, "person": s.search_person_max_distance}
+
+
+def test_well_separated_faces_keep_the_default_cuts(faces):
+    x, _, photos = faces
+    assert len(x) >= 20
+    cuts = event_cuts(x, photos, **settings_kwargs())
+    assert cuts.onset is not None and cuts.onset > get_settings().cluster_eps
+    assert (cuts.eps, cuts.face, cuts.person) == tuple(settings_kwargs().values())
+
+
+def test_faces_dlib_separates_poorly_get_tighter_cuts_and_people_stay_apart(faces):
+    x, who, photos = faces
+    close = hard(x)
+    impostors = [np.linalg.norm(close[i] - close[j]) for i, j in itertools.combinations(range(len(x)), 2)
+                 if who[i] != who[j]]
+    assert np.quantile(impostors, 0.05) < 0.5  # strangers now within the shipped search cuts
+    defaults = settings_kwargs()
+    cuts = event_cuts(close, photos, **defaults)
+    shift = defaults["eps"] - cuts.onset
+    assert shift > 0.1
+    assert cuts.eps == pytest.approx(defaults["eps"] - shift)
+    assert cuts.face == pytest.approx(defaults["face"] - shift)
+    assert cuts.person == pytest.approx(defaults["person"] - shift)
+    # The shipped cut merges different people; the event's keeps every person apart and
+    # still puts faces of one person together.
+    shipped = cluster_descriptors(close, eps=defaults["eps"], min_samples=2, groups=photos)
+    assert mixes(shipped, who)
+    own = cluster_descriptors(close, eps=cuts.eps, min_samples=2, groups=photos)
+    assert not mixes(own, who) and (own >= 0).any()
+    # No stranger is within the event's face cut of anyone.
+    assert min(impostors) > cuts.face
+
+
+def test_too_little_evidence_changes_nothing(faces):
+    x, _, photos = faces
+    few = hard(x)[:6]
+    cuts = event_cuts(few, photos[:6], **settings_kwargs())
+    assert cuts.onset is None and cuts.same_photo_pairs == 0 and cuts.faces == 6
+    assert (cuts.eps, cuts.face, cuts.person) == tuple(settings_kwargs().values())
+
+
+def test_faces_sharing_photos_are_evidence_of_strangers(faces, monkeypatch):
+    """Different people put in shared photos (of three): the 1% quantile of their distances
+    is a second estimate, the lower one wins, and only from ``MIN_SAME_PHOTO_PAIRS`` pairs."""
+    from kanta.clusters import cuts as module
+
+    x, who, _ = faces
+    close = hard(x)
+    group = np.full(len(x), -1)
+    photo_id = 0
+    for i in range(len(x)):
+        if group[i] >= 0:
+            continue
+        members = [i]
+        for j in range(i + 1, len(x)):
+            if len(members) < 3 and group[j] < 0 and who[j] not in {who[m] for m in members}:
+                members.append(j)
+        group[members] = photo_id
+        photo_id += 1
+    d = [np.linalg.norm(close[i] - close[j]) for i, j in itertools.combinations(range(len(x)), 2)
+         if group[i] == group[j]]
+    bulk, none = onset_of_strangers(close, np.arange(len(x)))  # every face its own photo
+    assert none == 0
+    monkeypatch.setattr(module, "MIN_SAME_PHOTO_PAIRS", len(d) + 1)
+    assert onset_of_strangers(close, group) == (pytest.approx(bulk), len(d))
+    monkeypatch.setattr(module, "MIN_SAME_PHOTO_PAIRS", len(d))
+    onset, pairs = onset_of_strangers(close, group)
+    assert pairs == len(d) >= 10 and onset == pytest.approx(min(bulk, float(np.quantile(d, 0.01))))
+
+
+def test_cuts_never_go_below_the_floor(faces):
+    x, _, photos = faces
+    copies = x.mean(axis=0) + 0.05 * (x - x.mean(axis=0))  # everyone nearly the same face
+    cuts = event_cuts(copies, photos, **settings_kwargs())
+    assert cuts.eps == cuts.face == cuts.person == FLOOR
+
+
+def test_a_reclustering_records_its_cuts_and_their_evidence(api, functions, event):
+    code = event["code"]
+    upload(api, functions, code, "obama_1.jpg", "biden_1.jpg", "group_biden_obama.jpg")
+    run = recluster(api, code)
+    settings = get_settings()
+    p = run["parameters"]
+    assert (p["eps"], p["face"], p["person"]) == (settings.cluster_eps, settings.search_max_distance,
+                                                  settings.search_person_max_distance)
+    assert p["onset"] is None and p["same_photo_pairs"] == 1 and p["faces"] == 4
+    status, people = api("list_clusters", route={"code": code})
+    assert status == 200 and people["last_run"]["parameters"]["same_photo_pairs"] == 1

@@ -801,10 +801,11 @@ class Candidate:
 EVENT = "event_average"
 
 
-def event_onset(x: np.ndarray, photo: np.ndarray | None, quantile: float, gap: float) -> tuple[float, int]:
+def event_onset(x: np.ndarray, photo: np.ndarray | None, quantile: float, gap: float | None) -> tuple[float, int]:
     """Where different people start in one event by its own faces: Kanta's
-    ``kanta.clusters.cuts.onset_of_strangers`` with this ``quantile`` and ``gap``
-    (``math.inf`` without enough evidence); and the same-photo pair count."""
+    ``kanta.clusters.cuts.onset_of_strangers`` with this ``quantile`` and ``gap`` (``None``:
+    same-photo pairs only, as Kanta ships it; ``math.inf`` without enough evidence); and the
+    same-photo pair count."""
     from kanta.clusters.cuts import onset_of_strangers
 
     onset, pairs = onset_of_strangers(x, np.arange(len(x)) if photo is None else photo, quantile=quantile, gap=gap)
@@ -855,7 +856,7 @@ def grid() -> dict[str, list[Candidate]]:
         # Per-event eps: at most the shipped 0.58, lower where the event's own faces say
         # different people start lower (``event_onset``).
         EVENT: [candidate(EVENT, True, eps=0.58, cap=0.6, gap=g, quantile=q)
-                for q in (0.005, 0.01) for g in (0.12, 0.15, 0.18)],
+                for q in (0.005, 0.01) for g in (None, 0.12, 0.15, 0.18)],
     }
 
 
@@ -1729,6 +1730,12 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- scale
     shipped_c = config_candidate(settings)
+    # What Kanta ships: the settings' clustering with the eps each event estimates for itself
+    # (kanta.clusters.cuts); ``shipped_c``: the same with the settings' eps everywhere.
+    from kanta.clusters.cuts import IMPOSTOR_QUANTILE
+
+    shipped_event_c = candidate(EVENT, True, eps=settings.cluster_eps, cap=settings.cluster_cap, gap=None,
+                                quantile=IMPOSTOR_QUANTILE)
     rows: dict[str, Candidate] = {**chosen, **BASELINES}
     if shipped_c not in rows.values():
         rows["config"] = shipped_c  # what kanta/config.py ships, when the rule chose otherwise
@@ -1831,6 +1838,8 @@ def main(argv: list[str] | None = None) -> int:
     table: dict[str, Candidate] = {ORIGINAL: BASELINES[ORIGINAL], BEFORE: BASELINES[BEFORE], **chosen}
     if shipped_c not in table.values():
         table["config"] = shipped_c
+    if shipped_event_c not in table.values():
+        table["shipped"] = shipped_event_c
     shown = [s for s in sets if s.role != TUNING]
     t0 = time.perf_counter()
     evaluated = evaluate_on(list(table.values()), shown, args.jobs)
@@ -1904,13 +1913,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- selfie search
     shipped = SearchCuts(settings.search_max_distance, settings.search_person_max_distance)
-    # What Kanta ships: the settings' clustering with the eps each event estimates for itself
-    # (kanta.clusters.cuts); ``before_c``: the same with the settings' eps everywhere.
-    from kanta.clusters.cuts import BULK_GAP, IMPOSTOR_QUANTILE
-
     before_c = config_candidate(settings)
-    shipped_event_c = candidate(EVENT, True, eps=settings.cluster_eps, cap=settings.cluster_cap, gap=BULK_GAP,
-                                quantile=IMPOSTOR_QUANTILE)
     cuts = search_cut_grid(shipped)
     shipped_k = cuts.index(shipped)
     print()

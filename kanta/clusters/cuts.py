@@ -10,17 +10,19 @@ people are within 0.5 and 78% within 0.6, against under 0.5% for Western faces
 1. Faces that share a photo are different people by construction; with at least
    ``MIN_SAME_PHOTO_PAIRS`` such pairs, their ``IMPOSTOR_QUANTILE`` quantile is where
    different people start (a false-match rate per pair of about that quantile).
-2. Most pairs of faces of an event of many guests are pairs of two people, so the median
-   distance of all pairs sits among different people's distances; ``BULK_GAP`` below it is
-   where they start (on the labelled sets the 1% quantile of different people's distances
-   lies 0.15-0.25 below their median, 0.15 for the Asian faces). An event of one or two
-   guests has mostly same-person pairs; their median is lower, which only makes the estimate
-   more cautious. It needs ``MIN_FACES`` faces.
+2. (Measured, not used by default.) Most pairs of faces of an event of many guests are pairs
+   of two people, so the median distance of all pairs minus ``BULK_GAP`` also estimates it
+   (the 1% quantile of different people's distances lies 0.15-0.25 below their median on the
+   labelled sets). It fails where a few guests are in most photos, as at a wedding: the
+   median is then a same-person distance, and on the benchmark's mixed events (one guest in up
+   to 100 photos) it cut a present guest's photo recall from 0.93 to 0.13. ``gap=None``
+   (the default) leaves it out.
 
-The onset is the lower of the two estimates available; the cuts are never looser than the
+The onset is the lower of the estimates used; the cuts are never looser than the
 settings: each is lowered by as much as the onset is below the clustering eps the settings
 give (the shipped cuts sit at fixed distances below it). Constants chosen with
-``bench/recognition.py`` on its tuning identities (figures: bench/README.md, "Recognition").
+``bench/recognition.py`` on its tuning identities (figures: bench/README.md, "Populations,
+per-event cuts and forget my face").
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ MIN_SAME_PHOTO_PAIRS = 50
 IMPOSTOR_QUANTILE = 0.01
 #: Distance between the median of all pairs and the onset of different people.
 BULK_GAP = 0.15
-#: Faces an event needs before the median of all its pairs is used.
+#: Faces an event needs before the median of all its pairs is used (when it is).
 MIN_FACES = 20
 #: Pairs sampled for the median of all pairs in larger events (seeded: the same faces give
 #: the same cuts).
@@ -70,17 +72,18 @@ class EventCuts:
 
 
 def onset_of_strangers(descriptors: np.ndarray, photos: np.ndarray, *, quantile: float = IMPOSTOR_QUANTILE,
-                       gap: float = BULK_GAP) -> tuple[float | None, int]:
+                       gap: float | None = None) -> tuple[float | None, int]:
     """Where different people start among ``descriptors`` (float ``(n, 128)``) whose photos
     are ``photos`` (int ``(n,)``, one id per photo): the lower of the estimates the module
-    docstring describes (``quantile`` and ``gap`` as there; other values for the benchmark's
-    grid), or ``None`` when neither has enough evidence; and the number of same-photo pairs.
+    docstring describes (``quantile`` and ``gap`` as there, ``gap=None``: same-photo pairs
+    only; other values for the benchmark's grid), or ``None`` without enough evidence; and
+    the number of same-photo pairs.
     O(sum of squared faces per photo + ``SAMPLE_PAIRS``)."""
     x = np.asarray(descriptors, dtype=np.float64)
     photos = np.asarray(photos)
     n = len(x)
     estimates = []
-    if n >= MIN_FACES:
+    if gap is not None and n >= MIN_FACES:
         if n * (n - 1) // 2 <= SAMPLE_PAIRS:
             i, j = np.triu_indices(n, 1)
         else:

@@ -804,8 +804,8 @@ EVENT = "event_average"
 def event_onset(x: np.ndarray, photo: np.ndarray | None, quantile: float, gap: float | None) -> tuple[float, int]:
     """Where different people start in one event by its own faces: Kanta's
     ``kanta.clusters.cuts.onset_of_strangers`` with this ``quantile`` and ``gap`` (``None``:
-    same-photo pairs only, as Kanta ships it; ``math.inf`` without enough evidence); and the
-    same-photo pair count."""
+    same-photo pairs only; ``math.inf`` without enough evidence); and the same-photo pair
+    count."""
     from kanta.clusters.cuts import onset_of_strangers
 
     onset, pairs = onset_of_strangers(x, np.arange(len(x)) if photo is None else photo, quantile=quantile, gap=gap)
@@ -856,7 +856,7 @@ def grid() -> dict[str, list[Candidate]]:
         # Per-event eps: at most the shipped 0.58, lower where the event's own faces say
         # different people start lower (``event_onset``).
         EVENT: [candidate(EVENT, True, eps=0.58, cap=0.6, gap=g, quantile=q)
-                for q in (0.005, 0.01) for g in (None, 0.12, 0.15, 0.18)],
+                for q in (0.005, 0.01) for g in (None, 0.15, 0.19, 0.23)],
     }
 
 
@@ -1147,7 +1147,7 @@ def simulate_search(s: EvalSet) -> dict[str, Any]:
         if len(got):
             precision[k].append(hit / len(got))
 
-    # Per-event cuts (research): the shipped cuts lowered by as much as the event's own onset
+    # Per-event cuts, as Kanta ships them: the shipped cuts lowered by as much as the event's onset
     # of different people (``event_onset``) is below the shipped clustering eps.
     shipped: SearchCuts = _SEARCH["shipped"]
     event_rows = {"recall": [], "precision": [], "wrong": [], "rejected": []}
@@ -1732,9 +1732,9 @@ def main(argv: list[str] | None = None) -> int:
     shipped_c = config_candidate(settings)
     # What Kanta ships: the settings' clustering with the eps each event estimates for itself
     # (kanta.clusters.cuts); ``shipped_c``: the same with the settings' eps everywhere.
-    from kanta.clusters.cuts import IMPOSTOR_QUANTILE
+    from kanta.clusters.cuts import BULK_GAP, IMPOSTOR_QUANTILE
 
-    shipped_event_c = candidate(EVENT, True, eps=settings.cluster_eps, cap=settings.cluster_cap, gap=None,
+    shipped_event_c = candidate(EVENT, True, eps=settings.cluster_eps, cap=settings.cluster_cap, gap=BULK_GAP,
                                 quantile=IMPOSTOR_QUANTILE)
     rows: dict[str, Candidate] = {**chosen, **BASELINES}
     if shipped_c not in rows.values():

@@ -193,6 +193,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from common import git_state  # bench/common.py: this directory is on sys.path
 
 from kanta.clusters.algorithm import NOISE, cluster_descriptors, max_agglomerative_faces, stable_ids
+from kanta.clusters.cuts import BULK_GAP, IMPOSTOR_QUANTILE, event_cuts, onset_of_strangers
 from kanta.search.matching import SearchCuts, select_faces
 
 #: The shared labelled faces (``--shared``).
@@ -806,8 +807,6 @@ def event_onset(x: np.ndarray, photo: np.ndarray | None, quantile: float, gap: f
     ``kanta.clusters.cuts.onset_of_strangers`` with this ``quantile`` and ``gap`` (``None``:
     same-photo pairs only; ``math.inf`` without enough evidence); and the same-photo pair
     count."""
-    from kanta.clusters.cuts import onset_of_strangers
-
     onset, pairs = onset_of_strangers(x, np.arange(len(x)) if photo is None else photo, quantile=quantile, gap=gap)
     return (math.inf if onset is None else onset), pairs
 
@@ -1119,6 +1118,20 @@ def search_cut_grid(shipped: SearchCuts) -> list[SearchCuts]:
     return cuts if shipped in cuts else [*cuts, shipped]
 
 
+def draw_selfies(s: EvalSet) -> tuple[np.random.Generator, np.ndarray]:
+    """The selfies of set ``s``: ``SELFIE_SHARE`` of each identity's faces (at least 1) of
+    identities with 2 or more, seeded by the set's role and title (the same draw in every
+    run and in every simulation); returns the generator, to draw on from, and the ``bool``
+    ``(n,)`` mask."""
+    rng = np.random.default_rng([SEED, zlib.crc32(f"{s.role}/{s.title}".encode())])
+    selfie = np.zeros(len(s.x), dtype=bool)
+    for t in np.unique(s.truth):
+        idx = np.flatnonzero(s.truth == t)
+        if len(idx) >= 2:
+            selfie[rng.choice(idx, size=max(1, round(SELFIE_SHARE * len(idx))), replace=False)] = True
+    return rng, selfie
+
+
 def simulate_search(s: EvalSet) -> dict[str, Any]:
     """The selfie-search simulation on one set (module docstring): per cut pair, mean recall,
     mean precision and share of ``wrong`` searches (present), stranger rejection (absent);
@@ -1126,13 +1139,8 @@ def simulate_search(s: EvalSet) -> dict[str, Any]:
     ``_SEARCH["cuts"]`` and ``_SEARCH["absent_queries"]``."""
     clustering: Candidate = _SEARCH["clustering"]
     cuts: list[SearchCuts] = _SEARCH["cuts"]
-    rng = np.random.default_rng([SEED, zlib.crc32(f"{s.role}/{s.title}".encode())])  # same draw in every run
-    selfie = np.zeros(len(s.x), dtype=bool)
+    rng, selfie = draw_selfies(s)
     identities = np.unique(s.truth)
-    for t in identities:
-        idx = np.flatnonzero(s.truth == t)
-        if len(idx) >= 2:
-            selfie[rng.choice(idx, size=max(1, round(SELFIE_SHARE * len(idx))), replace=False)] = True
     event = ~selfie
     xe, te, pe = s.x[event], s.truth[event], s.photo[event]
     people = clustering.labels(xe, pe)
@@ -1152,13 +1160,11 @@ def simulate_search(s: EvalSet) -> dict[str, Any]:
     shipped: SearchCuts = _SEARCH["shipped"]
     event_rows = {"recall": [], "precision": [], "wrong": [], "rejected": []}
 
-    def event_cuts(x: np.ndarray, photo: np.ndarray) -> SearchCuts:
-        from kanta.clusters.cuts import event_cuts as kanta_event_cuts
-
-        c = kanta_event_cuts(x, photo, eps=SHIPPED_EPS, face=shipped.face, person=shipped.person)
+    def event_search_cuts(x: np.ndarray, photo: np.ndarray) -> SearchCuts:
+        c = event_cuts(x, photo, eps=SHIPPED_EPS, face=shipped.face, person=shipped.person)
         return SearchCuts(c.face, c.person)
 
-    own_cuts = event_cuts(xe, pe)
+    own_cuts = event_search_cuts(xe, pe)
     for q in np.flatnonzero(selfie):
         d = np.linalg.norm(xe - s.x[q], axis=1)
         mine = np.unique(pe[te == s.truth[q]])
@@ -1180,7 +1186,7 @@ def simulate_search(s: EvalSet) -> dict[str, Any]:
         people_a = clustering.labels(xa, pa)
         idx = np.flatnonzero(s.truth == t)
         queries = rng.choice(idx, size=min(len(idx), _SEARCH["absent_queries"]), replace=False)
-        cuts_a = event_cuts(xa, pa)
+        cuts_a = event_search_cuts(xa, pa)
         for q in queries:
             d = np.linalg.norm(xa - s.x[q], axis=1)
             for k, c in enumerate(cuts):
@@ -1246,17 +1252,10 @@ def simulate_forget(s: EvalSet) -> dict[str, Any]:
     and for each ``t`` of ``ERASE_CUTS``: ``tight t`` (faces within ``t`` of the selfie; later
     faces within ``t`` of the selfie or of a face erased) and ``hop t`` (as tight, plus the
     faces of the people the search matches that are within ``t`` of a face tight erased)."""
-    from kanta.clusters.cuts import event_cuts
-
     clustering: Candidate = _FORGET["clustering"]
     shipped: SearchCuts = _FORGET["cuts"]
     per_event: Candidate = _FORGET["per_event"]
-    rng = np.random.default_rng([SEED, zlib.crc32(f"{s.role}/{s.title}".encode())])
-    selfie = np.zeros(len(s.x), dtype=bool)
-    for t in np.unique(s.truth):
-        idx = np.flatnonzero(s.truth == t)
-        if len(idx) >= 2:
-            selfie[rng.choice(idx, size=max(1, round(SELFIE_SHARE * len(idx))), replace=False)] = True
+    _, selfie = draw_selfies(s)
     event = ~selfie
     xe, te, pe = s.x[event], s.truth[event], s.photo[event]
     people = clustering.labels(xe, pe)
@@ -1732,8 +1731,6 @@ def main(argv: list[str] | None = None) -> int:
     shipped_c = config_candidate(settings)
     # What Kanta ships: the settings' clustering with the eps each event estimates for itself
     # (kanta.clusters.cuts); ``shipped_c``: the same with the settings' eps everywhere.
-    from kanta.clusters.cuts import BULK_GAP, IMPOSTOR_QUANTILE
-
     shipped_event_c = candidate(EVENT, True, eps=settings.cluster_eps, cap=settings.cluster_cap, gap=BULK_GAP,
                                 quantile=IMPOSTOR_QUANTILE)
     rows: dict[str, Candidate] = {**chosen, **BASELINES}

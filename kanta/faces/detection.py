@@ -201,6 +201,11 @@ def _reduced(rgb: np.ndarray, max_pixels: int) -> tuple[np.ndarray, float]:
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR)), factor
 
 
+def _unscaled(box: Box, factor: float) -> Box:
+    """A box found on a copy reduced by ``factor`` (``_reduced``), in pixels of the original."""
+    return (box[0] / factor, box[1] / factor, box[2] / factor, box[3] / factor)
+
+
 def _rotate_points(points: np.ndarray, angle: float, centre: tuple[float, float],
                    new_centre: tuple[float, float]) -> np.ndarray:
     """Map ``(n, 2)`` x/y points of an image to a copy rotated ``angle`` degrees
@@ -343,15 +348,13 @@ def detect(rgb: np.ndarray, profile: DetectionProfile, *, max_pixels: int | None
     profile. Needs no dlib."""
     limit = max_pixels or profile.detect_max_pixels
     small, factor = _reduced(rgb, limit)
-    found = [((b[0] / factor, b[1] / factor, b[2] / factor, b[3] / factor), c, 0.0)
-             for b, c in yunet(small, profile.min_confidence)]
+    found = [(_unscaled(b, factor), c, 0.0) for b, c in yunet(small, profile.min_confidence)]
     overview_pixels = min(limit, profile.query_detect_max_pixels)
     # The overview copy only pays when it is smaller than the main one and holds a large face.
     if (overview_pixels < small.shape[0] * small.shape[1]
             and any((f[0][3] - f[0][1]) * factor >= LARGE_FACE_PX for f in found)):
         overview, o_factor = _reduced(rgb, overview_pixels)
-        large = [((b[0] / o_factor, b[1] / o_factor, b[2] / o_factor, b[3] / o_factor), c)
-                 for b, c in yunet(overview, profile.min_confidence)]
+        large = [(_unscaled(b, o_factor), c) for b, c in yunet(overview, profile.min_confidence)]
         for i, (box, confidence, angle) in enumerate(found):
             if (box[3] - box[1]) * factor < LARGE_FACE_PX:
                 continue

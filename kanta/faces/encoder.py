@@ -189,11 +189,9 @@ class ResNetEncoder:
         reader = _Reader(Path(path).read_bytes())
         try:
             return cls._read(reader)
-        except (IndexError, UnicodeDecodeError) as exc:
-            raise EncoderFileError("the file ends early or is not dlib's serialization") from exc
-        except ValueError as exc:
-            if isinstance(exc, EncoderFileError):
-                raise
+        except EncoderFileError:
+            raise
+        except (IndexError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
             raise EncoderFileError("the file ends early or is not dlib's serialization") from exc
 
     @classmethod

@@ -280,7 +280,7 @@ def encode_faces(rgb: np.ndarray, boxes: list[BoundingBox]) -> np.ndarray:
         for b in boxes:
             shapes.append(m.shape_predictor(rgb, m.dlib.rectangle(b.x, b.y, b.x + b.width, b.y + b.height)))
         chips = _encoder_chips(rgb, shapes)
-    return models().encoder.descriptors(chips)
+    return m.encoder.descriptors(chips)
 
 
 def _encoder_chips(rgb: np.ndarray, shapes: Any) -> np.ndarray:

@@ -41,6 +41,7 @@ from azure.storage.blob import BlobClient, BlobProperties
 
 from kanta import storage
 from kanta.clusters.algorithm import assign_to_people
+from kanta.clusters.cuts import EventCuts
 from kanta.clusters.service import corrections_of, cuts_in_use, restore_corrections
 from kanta.config import UPLOADS_CONTAINER, get_settings
 from kanta.db import connection
@@ -154,7 +155,7 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
             # all; a face within the event's face cut of its do-not-index list is not stored
             # (no row, no thumbnail, not counted). Read again under the row lock below, where
             # it decides.
-            faces_off, do_not_index = _privacy(conn, event_id)
+            faces_off, do_not_index, cuts = _privacy(conn, event_id)
     if done is not None:
         # A repeated delivery of bytes already indexed: re-indexing would give the faces
         # new ids and drop the hosts' corrections on them.
@@ -166,12 +167,7 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
         return _store_failure(record, event_code, properties.last_modified, rejected.code, rejected.message)
     del data
 
-    with connection() as conn:
-        # The event's own cuts (kanta.clusters.cuts): the list's face cut and the clustering cut
-        # new faces join people by, as search and the last re-clustering use them.
-        cuts = cuts_in_use(conn, event_id)
-    cut = cuts.face
-    kept_out = _kept_out(analysis.faces, faces_off, do_not_index, cut)
+    kept_out = _kept_out(analysis.faces, faces_off, do_not_index, cuts.face)
     # Thumbnails first: no row ever points to a thumbnail that does not exist. If the photo
     # turns out to be gone below, they are removed again.
     prefix = store.thumbnail_prefix(event_code, image_id)
@@ -185,7 +181,8 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
         if current is not None:
             # An erasure or purge that committed while this run computed counts: it held the
             # event row, which lock_for_result waited for.
-            kept_out = _kept_out(analysis.faces, *_privacy(conn, event_id), cut)
+            faces_off, do_not_index, cuts = _privacy(conn, event_id)
+            kept_out = _kept_out(analysis.faces, faces_off, do_not_index, cuts.face)
             kept = [i for i in range(len(analysis.faces)) if not kept_out[i]]
             unchanged = not force and current["status"] == "processed" and (
                 current["content_sha256"], current["detection_profile"], current["pipeline"]
@@ -234,13 +231,16 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
     return IngestResult("processed", image_id, len(kept))
 
 
-def _privacy(conn: psycopg.Connection, event_id: int) -> tuple[bool, np.ndarray]:
-    """``(faces_off, do_not_index)`` of the event: whether its retention is over (or it is
-    gone), so no face may be stored, and its do-not-index list (float32 ``(m, 128)``)."""
+def _privacy(conn: psycopg.Connection, event_id: int) -> tuple[bool, np.ndarray, EventCuts]:
+    """``(faces_off, do_not_index, cuts)`` of the event: whether its retention is over (or it
+    is gone), so no face may be stored; its do-not-index list (float32 ``(m, 128)``); and its
+    own cuts (``kanta.clusters.service.cuts_in_use``): the list's face cut and the eps new
+    faces join people by, as search and the last re-clustering use them."""
+    cuts = cuts_in_use(conn, event_id)
     policy = face_policy(conn, event_id)
     if policy is None or policy.retention_over:
-        return True, np.empty((0, DESCRIPTOR_DIM), np.float32)
-    return False, store.do_not_index(conn, event_id)
+        return True, np.empty((0, DESCRIPTOR_DIM), np.float32), cuts
+    return False, store.do_not_index(conn, event_id), cuts
 
 
 def _kept_out(faces: list, faces_off: bool, do_not_index: np.ndarray, cut: float) -> np.ndarray:

@@ -16,6 +16,19 @@ def reindex(api, image_id: str) -> tuple[int, Any]:
     return api("reindex_image", "POST", route={"image_id": image_id})
 
 
+def indexed_and_clustered(api, functions, code: str, *names: str) -> dict[str, str]:
+    """Upload each photo through an upload URL, run the blob trigger on it, re-cluster the
+    event; the image ids by photo name."""
+    uploads = {}
+    for name in names:
+        upload = upload_ticket(api, code)
+        assert browser_put(upload, photo(name)) == 201
+        run_blob_trigger(functions, upload["blob_name"])
+        uploads[name] = upload["image_id"]
+    assert api("recluster_event", "POST", route={"code": code})[0] == 200
+    return uploads
+
+
 def test_reindexing_a_processed_photo_indexes_it_again_even_if_unchanged(api, functions, event):
     upload = upload_ticket(api, event["code"])
     assert browser_put(upload, photo("group_biden_obama.jpg")) == 201
@@ -98,13 +111,8 @@ def test_a_photo_of_the_old_pipeline_is_reindexed_by_the_timer_and_keeps_its_per
     keeps the person's id."""
     from kanta.images.service import reindex_outdated
 
-    uploads = {}
-    for name in ("obama_1.jpg", "obama_2.jpg", "obama_3.jpg", "biden_1.jpg"):
-        upload = upload_ticket(api, event["code"])
-        assert browser_put(upload, photo(name)) == 201
-        run_blob_trigger(functions, upload["blob_name"])
-        uploads[name] = upload["image_id"]
-    assert api("recluster_event", "POST", route={"code": event["code"]})[0] == 200
+    uploads = indexed_and_clustered(api, functions, event["code"], "obama_1.jpg", "obama_2.jpg", "obama_3.jpg",
+                                    "biden_1.jpg")
     (face,) = api("get_image", route={"image_id": uploads["obama_1.jpg"]})[1]["faces"]
     person = face["cluster_id"]
     assert person >= 0
@@ -132,13 +140,7 @@ def test_a_reindexed_face_keeps_the_hosts_correction(api, functions, event):
     pipeline its new face is still pinned there, through a re-cluster too."""
     from kanta.images.service import reindex_outdated
 
-    uploads = {}
-    for name in ("obama_1.jpg", "obama_2.jpg", "biden_1.jpg"):
-        upload = upload_ticket(api, event["code"])
-        assert browser_put(upload, photo(name)) == 201
-        run_blob_trigger(functions, upload["blob_name"])
-        uploads[name] = upload["image_id"]
-    assert api("recluster_event", "POST", route={"code": event["code"]})[0] == 200
+    uploads = indexed_and_clustered(api, functions, event["code"], "obama_1.jpg", "obama_2.jpg", "biden_1.jpg")
     (obama,) = api("get_image", route={"image_id": uploads["obama_1.jpg"]})[1]["faces"]
     (biden,) = api("get_image", route={"image_id": uploads["biden_1.jpg"]})[1]["faces"]
     assert obama["cluster_id"] >= 0 and biden["cluster_id"] != obama["cluster_id"]

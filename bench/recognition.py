@@ -1156,13 +1156,26 @@ def simulate_search(s: EvalSet) -> dict[str, Any]:
             precision[k].append(hit / len(got))
 
     # Per-event cuts, as Kanta ships them: the shipped cuts lowered by as much as the event's onset
-    # of different people (``event_onset``) is below the shipped clustering eps.
+    # of different people (``event_onset``) is below the shipped clustering eps; without the
+    # ratio test, with each ratio of ``RATIOS`` (the shipped one among them) where the cuts
+    # were lowered (as shipped), with the shipped ratio in every event, and as shipped on the
+    # people known exactly (what clustering costs).
     shipped: SearchCuts = _SEARCH["shipped"]
-    event_rows = {"recall": [], "precision": [], "wrong": [], "rejected": []}
+    ratio: float = _SEARCH["ratio"]
+    ratios = sorted({*RATIOS, ratio})
+    variants = ["cuts only", *(f"ratio {r:.2f}" for r in ratios), f"{ratio:.2f} always", "exact people"]
+    event_rows = {v: {"recall": [], "precision": [], "wrong": [], "rejected": []} for v in variants}
 
-    def event_search_cuts(x: np.ndarray, photo: np.ndarray) -> SearchCuts:
+    def event_search_cuts(x: np.ndarray, photo: np.ndarray) -> dict[str, SearchCuts]:
         c = event_cuts(x, photo, eps=SHIPPED_EPS, face=shipped.face, person=shipped.person)
-        return SearchCuts(c.face, c.person)
+        # As Kanta ships it (kanta.search.service.search_cuts): the ratio test where the
+        # event's cuts were lowered.
+        out = {"cuts only": SearchCuts(c.face, c.person)}
+        out.update({f"ratio {r:.2f}": SearchCuts(c.face, c.person, r if c.lowered else None,
+                                                  shipped.person if c.lowered else None) for r in ratios})
+        out[f"{ratio:.2f} always"] = SearchCuts(c.face, c.person, ratio, shipped.person)
+        out["exact people"] = out[f"ratio {ratio:.2f}"]
+        return out
 
     own_cuts = event_search_cuts(xe, pe)
     for q in np.flatnonzero(selfie):
@@ -1171,12 +1184,13 @@ def simulate_search(s: EvalSet) -> dict[str, Any]:
         for k, c in enumerate(cuts):
             present(np.unique(pe[select_faces(d, people, c).faces]), mine, k)
         present(np.unique(pe[d <= BASELINE_SEARCH]), mine, len(cuts))
-        got = np.unique(pe[select_faces(d, people, own_cuts).faces])
-        hit = int(np.isin(got, mine).sum())
-        event_rows["recall"].append(hit / len(mine))
-        event_rows["wrong"].append(hit < len(got))
-        if len(got):
-            event_rows["precision"].append(hit / len(got))
+        for v, c in own_cuts.items():
+            got = np.unique(pe[select_faces(d, te if v == "exact people" else people, c).faces])
+            hit = int(np.isin(got, mine).sum())
+            event_rows[v]["recall"].append(hit / len(mine))
+            event_rows[v]["wrong"].append(hit < len(got))
+            if len(got):
+                event_rows[v]["precision"].append(hit / len(got))
     rejected = [[] for _ in cuts] + [[]]
     for t in identities:
         others = te != t
@@ -1192,30 +1206,43 @@ def simulate_search(s: EvalSet) -> dict[str, Any]:
             for k, c in enumerate(cuts):
                 rejected[k].append(len(select_faces(d, people_a, c).faces) == 0)
             rejected[len(cuts)].append(not (d <= BASELINE_SEARCH).any())
-            event_rows["rejected"].append(len(select_faces(d, people_a, cuts_a).faces) == 0)
+            for v, c in cuts_a.items():
+                got = select_faces(d, te[others] if v == "exact people" else people_a, c).faces
+                event_rows[v]["rejected"].append(len(got) == 0)
 
     def mean(v: list[Any]) -> float | None:
         return float(np.mean(v)) if v else None
 
     rows = [{"recall": mean(recall[k]), "precision": mean(precision[k]), "wrong": mean(wrong[k]),
              "rejection": mean(rejected[k])} for k in range(len(cuts) + 1)]
+    per_variant = {v: {"recall": mean(e["recall"]), "precision": mean(e["precision"]), "wrong": mean(e["wrong"]),
+                       "rejection": mean(e["rejected"])} for v, e in event_rows.items()}
+    base = own_cuts["cuts only"]
     return {"event_faces": int(event.sum()), "people": len(identities), "selfies": int(selfie.sum()),
             "absent_searches": len(rejected[0]), "cuts": rows[:-1], "baseline": rows[-1],
-            "event_cuts": {"face": own_cuts.face, "person": own_cuts.person, "recall": mean(event_rows["recall"]),
-                           "precision": mean(event_rows["precision"]), "wrong": mean(event_rows["wrong"]),
-                           "rejection": mean(event_rows["rejected"])}}
+            "event_cuts": {"face": base.face, "person": base.person, **per_variant[f"ratio {ratio:.2f}"]},
+            "event_variants": per_variant}
 
 
 #: Per-event search cuts (``simulate_search``): Kanta's ``kanta.clusters.cuts.event_cuts`` from
 #: the shipped cuts and this clustering eps.
 SHIPPED_EPS = 0.58
+#: Ratios of the ratio test tried (``kanta.search.matching``); the shipped one is added.
+RATIOS = (0.78, 0.80, 0.82, 0.83, 0.84, 0.85, 0.88)
+#: Most strangers' selfies a set may match, for the ratio chosen on the tuning sets.
+TARGET_STRANGERS = 0.02
 
 
 def run_search(sets: list[EvalSet], clustering: Candidate, cuts: list[SearchCuts], absent_queries: int,
                jobs: int, shipped: SearchCuts | None = None) -> list[dict[str, Any]]:
     """``simulate_search`` on every set, on ``jobs`` processes; ``shipped``: the cuts the
-    per-event rows start from (default: the last of ``cuts``)."""
-    _SEARCH.update(clustering=clustering, cuts=cuts, absent_queries=absent_queries, shipped=shipped or cuts[-1])
+    per-event rows start from (default: the last of ``cuts``), its ``ratio`` the shipped
+    ratio test (default ``KANTA_SEARCH_RATIO``'s)."""
+    from kanta.config import Settings
+
+    shipped = shipped or cuts[-1]
+    _SEARCH.update(clustering=clustering, cuts=cuts, absent_queries=absent_queries, shipped=shipped,
+                   ratio=shipped.ratio if shipped.ratio is not None else Settings().search_ratio)
     try:
         return parallel_map(simulate_search, sets, jobs)
     finally:
@@ -1261,7 +1288,8 @@ def simulate_forget(s: EvalSet) -> dict[str, Any]:
     people = clustering.labels(xe, pe)
     people_ev = per_event.labels(xe, pe)
     ev = event_cuts(xe, pe, eps=SHIPPED_EPS, face=shipped.face, person=shipped.person)
-    cuts_ev = SearchCuts(ev.face, ev.person)
+    cuts_ev = SearchCuts(ev.face, ev.person, _FORGET["ratio"] if ev.lowered else None,
+                         shipped.person if ev.lowered else None)
     held = np.flatnonzero(selfie)
     rules = ["today", "per-event"] + [f"{kind} {c:.2f}" for c in ERASE_CUTS for kind in ("tight", "hop")]
     acc: dict[str, dict[str, list[float]]] = {r: {"others_erased": [], "own_erased": [], "others_dropped": [],
@@ -1314,7 +1342,9 @@ def run_forget(sets: list[EvalSet], clustering: Candidate, cuts: SearchCuts, per
                ) -> list[dict[str, Any]]:
     """``simulate_forget`` on every set, on ``jobs`` processes; ``per_event``: the clustering
     of the ``per-event`` rule."""
-    _FORGET.update(clustering=clustering, cuts=cuts, per_event=per_event)
+    from kanta.config import Settings
+
+    _FORGET.update(clustering=clustering, cuts=cuts, per_event=per_event, ratio=Settings().search_ratio)
     try:
         return parallel_map(simulate_forget, sets, jobs)
     finally:
@@ -2035,20 +2065,44 @@ def main(argv: list[str] | None = None) -> int:
               f"kanta.clusters.cuts.event_cuts: the shipped {shipped.face:.2f}/{shipped.person:.2f} lowered by "
               f"max(0, {SHIPPED_EPS} - the event's onset of strangers)")
         per_event = run_search(grouped, event_c, [shipped], absent_queries, args.jobs, shipped)
-        print(f"    {'role':<9} {'set':<13} {'cuts':>9} {'recall':>6} {'prec':>5} {'wrong':>5} {'reject':>6}")
+        variants = list(per_event[0]["event_variants"])
+        ratio_names = [v for v in variants if v.startswith("ratio ")]
+        shipped_ratio = f"ratio {settings.search_ratio:.2f}"
+        print(f"  per set: recall / selfies returning anyone else's photo / strangers matched, for the cuts only, "
+              f"each ratio of the ratio test (kanta.search.matching; shipped {settings.search_ratio:.2f}) in the "
+              f"events whose cuts were lowered (as shipped), the shipped ratio in every event, and as shipped on the "
+              f"people known exactly (no clustering error)")
+        print(f"    {'role':<9} {'set':<13} {'cuts':>9}  " + "  ".join(f"{v:>17}" for v in variants))
         for st, r in zip(grouped, per_event):
             ev = r["event_cuts"]
-            print(f"    {st.role:<9} {st.name:<13} {ev['face']:.2f}/{ev['person']:.2f} {_f(ev['recall'], 6)} "
-                  f"{_f(ev['precision'])} {_f(ev['wrong'])} {_f(ev['rejection'], 6)}")
+            cells = ["/".join(_f(r["event_variants"][v][k], 4, 2) if k != "rejection" else
+                              _f(None if r["event_variants"][v][k] is None else 1 - r["event_variants"][v][k], 4, 2)
+                              for k in ("recall", "wrong", "rejection")) for v in variants]
+            print(f"    {st.role:<9} {st.name:<13} {ev['face']:.2f}/{ev['person']:.2f}  "
+                  + "  ".join(f"{c:>17}" for c in cells))
+
+        def worst(role: str, v: str) -> dict[str, tuple[float, str]]:
+            rows = [(r["event_variants"][v], st.name) for st, r in zip(grouped, per_event) if st.role == role]
+            return {"strangers": max((1 - e["rejection"], n) for e, n in rows if e["rejection"] is not None),
+                    "wrong": max((e["wrong"], n) for e, n in rows if e["wrong"] is not None),
+                    "recall": min((e["recall"], n) for e, n in rows if e["recall"] is not None)}
+
+        # The ratio chosen on the tuning sets: the largest whose worst strangers' rate holds.
+        holding = [v for v in ratio_names if worst(TUNING, v)["strangers"][0] <= TARGET_STRANGERS]
+        chosen_ratio = holding[-1] if holding else ratio_names[0]
+        print(f"  ratio chosen on the tuning sets (the largest whose strangers matched is <= {TARGET_STRANGERS:.0%} "
+              f"on every tuning set): {chosen_ratio.split()[1]}; kanta/config.py has {settings.search_ratio:.2f}")
+        summary_rows = {}
         for role in (TUNING, REPORTING, FULL):
-            rows = [(r["event_cuts"], st.name) for st, r in zip(grouped, per_event) if st.role == role]
-            rej = min((ev["rejection"], n) for ev, n in rows if ev["rejection"] is not None)
-            wrong = max((ev["wrong"], n) for ev, n in rows if ev["wrong"] is not None)
-            rec = min((ev["recall"], n) for ev, n in rows if ev["recall"] is not None)
-            print(f"  {role}: strangers matched at most {1 - rej[0]:.3f} ({rej[1]}), selfies returning anyone else's "
-                  f"photo at most {wrong[0]:.3f} ({wrong[1]}), photo recall at least {rec[0]:.3f} ({rec[1]})")
-        report["per_event"] = {"clustering": event_c, "sets": [{"role": st.role, "name": st.name, **r["event_cuts"]}
-                                                               for st, r in zip(grouped, per_event)]}
+            for v in ("cuts only", shipped_ratio, f"{settings.search_ratio:.2f} always", "exact people"):
+                w = worst(role, v)
+                summary_rows[f"{role}/{v}"] = w
+                print(f"  {role:<9} {v:<12}: strangers matched at most {w['strangers'][0]:.3f} ({w['strangers'][1]}), "
+                      f"selfies returning anyone else's photo at most {w['wrong'][0]:.3f} ({w['wrong'][1]}), photo "
+                      f"recall at least {w['recall'][0]:.3f} ({w['recall'][1]})")
+        report["per_event"] = {"clustering": event_c, "chosen_ratio": chosen_ratio, "worst": summary_rows,
+                               "sets": [{"role": st.role, "name": st.name, **r["event_cuts"],
+                                         "variants": r["event_variants"]} for st, r in zip(grouped, per_event)]}
 
     # ---- forget my face
     print()

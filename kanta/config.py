@@ -139,6 +139,13 @@ class Settings(BaseSettings):
     search_person_max_distance: float = Field(
         0.52, gt=0, validation_alias=AliasChoices("KANTA_SEARCH_PERSON_MAX_DISTANCE")
     )
+    # The ratio test (kanta.search.matching), in events whose faces are hard to tell apart
+    # (kanta.search.service.search_cuts): what passes the cuts matches only when its score is
+    # at most this times the best score of what does not; with nothing passing, the clearly
+    # nearest person still matches within KANTA_SEARCH_PERSON_MAX_DISTANCE. Chosen by
+    # bench/recognition.py on its tuning identities: the largest ratio keeping strangers'
+    # selfies matched at or under 2% on every tuning set (bench/README.md).
+    search_ratio: float = Field(0.84, gt=0, le=1, validation_alias=AliasChoices("KANTA_SEARCH_RATIO"))
 
     # Public base URL of Kanta's HTTP API for links handed to guests, without "/api" (e.g.
     # https://photos.example.com): a guest link's join_url is {this}/api/join/{code}#t=<token>.

@@ -74,6 +74,12 @@ class EventCuts:
     same_photo_pairs: int
     faces: int
 
+    @property
+    def lowered(self) -> bool:
+        """Whether the event's own faces put different people nearer than the clustering cut
+        would (its cuts were lowered to the onset): faces hard to tell apart."""
+        return self.onset is not None and self.onset <= self.eps
+
     def as_record(self) -> dict[str, float | int | None]:
         """The cuts and evidence as JSON-ready values (a re-clustering run's record)."""
         return {"eps": self.eps, "face": self.face, "person": self.person, "onset": self.onset,

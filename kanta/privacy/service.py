@@ -43,8 +43,7 @@ from kanta.events.service import FacePolicy, face_policy, get_event_id, record_e
 from kanta.images import store
 from kanta.privacy.schemas import ForgetResult
 from kanta.search import descriptors
-from kanta.search.matching import SearchCuts
-from kanta.search.service import check_selfie_size, selfie_faces
+from kanta.search.service import check_selfie_size, search_cuts, selfie_faces
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +129,7 @@ def _erase(event_code: str, event_id: int, *, selfie: np.ndarray | None = None, 
         if policy.purged:
             return None
         event = cuts_in_use(conn, event_id)
-        cuts = SearchCuts(face=event.face, person=event.person)
+        cuts = search_cuts(event)
         if selfie is not None:
             (found,) = descriptors.match_faces(conn, event_id, selfie[None, :], cuts, top_k=1)
             matched = found.face_ids.tolist()

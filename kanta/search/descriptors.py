@@ -213,7 +213,7 @@ def match_faces(conn: psycopg.Connection, event_id: int, queries: np.ndarray, cu
     # |x - q|^2 / 2 = |x|^2 / 2 - x.q + |q|^2 / 2: one matrix product for every face and query
     # face, then one pass per query face finds the faces within the cuts.
     products = q @ copy.matrix.T
-    reach = max(cuts.face, cuts.person) + _MARGIN
+    reach = cuts.reach + _MARGIN
     out = []
     for i, query in enumerate(q):
         qq = float(query.astype(np.float64) @ query.astype(np.float64))

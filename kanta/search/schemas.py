@@ -68,15 +68,21 @@ class PersonMatch(BaseModel):
     """A person of the event who matched, and why: the Euclidean distances of their nearest
     and second nearest faces to the query face (``second_distance`` is ``null`` for a person
     with one face), and the cut that was met: ``one_face`` (nearest within the face cut) or
-    ``two_faces`` (second nearest within the person cut). ``photo_count``: photos of the event
-    showing this person, all of them (``matches`` holds at most ``top_k``)."""
+    ``two_faces`` (second nearest within the person cut) or ``clearly_nearest`` (the mean of
+    their two nearest faces within ``clear`` and at most ``ratio`` times anyone else's);
+    ``runner_up``: with the ratio test, the next candidate's score (``kanta.search.matching``:
+    about the mean distance of their two nearest faces), which this person's beat (``null``:
+    nobody else near, or no ratio test).
+    ``photo_count``: photos of the event showing this person, all of them (``matches`` holds
+    at most ``top_k``)."""
 
     cluster_id: int
     name: str | None
     query_face: int
     nearest_distance: float
     second_distance: float | None
-    matched_by: Literal["one_face", "two_faces"]
+    matched_by: Literal["one_face", "two_faces", "clearly_nearest"]
+    runner_up: float | None = None
     photo_count: int
 
 
@@ -86,10 +92,15 @@ class Cuts(BaseModel):
     the event's own (``kanta.clusters.cuts``): its last re-clustering estimated from its
     ``event_faces`` and ``same_photo_pairs`` (pairs of faces sharing a photo: two people)
     where different people start (``onset``; null without enough evidence, then Kanta's
-    settings), and lowered every cut by as much as that is below the clustering cut."""
+    settings), and lowered every cut by as much as that is below the clustering cut.
+    ``ratio``: the ratio test (``kanta.search.matching``): a match's score must be at most
+    this times the best score of anyone else; ``clear``: the score within which the clearly
+    nearest person matches although no cut is met."""
 
     face: float
     person: float
+    ratio: float | None = None
+    clear: float | None = None
     onset: float | None = None
     same_photo_pairs: int = 0
     event_faces: int = 0

@@ -82,3 +82,75 @@ def test_nothing_near_and_no_faces_give_empty_selections():
 def test_shapes_that_differ_are_refused(distances, people):
     with pytest.raises(ValueError, match="must be the same"):
         select_faces(distances, people, CUTS)
+
+
+# The ratio test: with ``ratio`` set, only the best candidate may match, when clearly nearer
+# than the next one, and a person also when its score is within ``clear``. Scores: the
+# nearest face's distance + 0.05, or the mean of the two nearest when lower.
+RATIO = SearchCuts(face=0.45, person=0.55, ratio=0.8, clear=0.55)
+
+
+def test_a_selfie_between_two_people_gets_no_match_rather_than_the_wrong_one():
+    # Person 1 passes the face cut (0.44; score 0.455); person 2 passes the person cut
+    # (score 0.47). Without the ratio test both come back, one of them surely a stranger;
+    # with it, nobody: 0.455 > 0.8 x 0.47.
+    distances = np.array([0.44, 0.47, 0.46, 0.48, 1.2])
+    people = np.array([1, 1, 2, 2, 3])
+    assert [p.person for p in select_faces(distances, people, CUTS).people] == [1, 2]
+    selection = select_faces(distances, people, RATIO)
+    assert selection.faces.size == 0 and selection.people == []
+
+
+def test_the_clearly_nearest_person_matches_alone():
+    distances = np.array([0.30, 0.40, 0.42, 0.50, 0.60, 0.70])
+    people = np.array([1, 1, 2, 2, 3, 3])
+    assert [p.person for p in select_faces(distances, people, CUTS).people] == [1, 2]
+    # Person 1 scores 0.35, the next (person 2) 0.46: 0.35 <= 0.8 x 0.46.
+    selection = select_faces(distances, people, RATIO)
+    assert selection.people == [PersonEvidence(1, 0.30, 0.40, "one_face", runner_up=pytest.approx(0.46))]
+    assert selection.faces.tolist() == [0, 1]
+
+
+def test_the_clearly_nearest_person_matches_though_no_cut_is_met():
+    # Person 4 scores 0.54 (no cut met); the next person scores 0.70: 0.54 <= 0.8 x 0.70,
+    # so person 4 matches, and says why.
+    distances = np.array([0.50, 0.58, 0.90, 0.66, 0.74])
+    people = np.array([4, 4, 4, 5, 5])
+    assert select_faces(distances, people, CUTS).people == []
+    selection = select_faces(distances, people, RATIO)
+    assert selection.faces.tolist() == [0, 1, 2]
+    assert selection.people == [PersonEvidence(4, 0.50, 0.58, "clearly_nearest", runner_up=pytest.approx(0.70))]
+    # Beyond the clear score: nobody, however far the next person is.
+    far = select_faces(distances + 0.03, people, RATIO)
+    assert far.people == [] and far.faces.size == 0
+
+
+def test_a_face_in_no_person_is_a_rival():
+    # A loose face at 0.47 scores 0.52: it stops person 1 (score 0.45 > 0.8 x 0.52).
+    people = np.array([1, 1, NO_PERSON])
+    blocked = select_faces(np.array([0.44, 0.46, 0.47]), people, RATIO)
+    assert blocked.faces.size == 0 and blocked.people == []
+    # At 0.55 (score 0.60) it no longer does: 0.45 <= 0.8 x 0.60.
+    selection = select_faces(np.array([0.44, 0.46, 0.55]), people, RATIO)
+    assert [(p.person, p.runner_up) for p in selection.people] == [(1, pytest.approx(0.60))]
+    assert selection.faces.tolist() == [0, 1]
+
+
+def test_a_face_in_no_person_is_never_matched_as_clearly_nearest():
+    # Score 0.46 + 0.05 = 0.51 is within the clear score and nobody else is near, but a face
+    # in no person still needs the face cut; within it, it matches.
+    assert select_faces(np.array([0.46, 0.9]), np.array([NO_PERSON, 3]), RATIO).faces.size == 0
+    assert select_faces(np.array([0.44, 0.9]), np.array([NO_PERSON, 3]), RATIO).faces.tolist() == [0]
+
+
+def test_reach_covers_every_rival_that_could_stop_a_match():
+    assert CUTS.reach == 0.55
+    assert RATIO.reach == pytest.approx(0.55 / 0.8)
+    # Person 1 scores 0.55, the most a match can (two faces at the person cut). A rival just
+    # within reach stops it; one beyond is not looked at, and could not have.
+    people = np.array([1, 1, 2, 2])
+    within = select_faces(np.array([0.55, 0.55, RATIO.reach - 0.01, RATIO.reach - 0.01]), people, RATIO)
+    assert within.people == []
+    beyond = select_faces(np.array([0.55, 0.55, RATIO.reach + 0.001, RATIO.reach + 0.001]), people, RATIO)
+    assert [(p.person, p.matched_by, p.runner_up) for p in beyond.people] == [(1, "two_faces", None)]
+    assert 0.55 <= 0.8 * (RATIO.reach + 0.001)

@@ -49,6 +49,7 @@ def test_a_stranger_gets_no_match_with_a_reason_and_the_cuts(api, functions, eve
         # Six faces and one pair sharing a photo are too little evidence to move the cuts:
         # the settings' are used, and the answer says on what evidence.
         assert result["cuts"] == {"face": settings.search_max_distance, "person": settings.search_person_max_distance,
+                                  "ratio": None, "clear": None,
                                   "onset": None, "same_photo_pairs": 1, "event_faces": 6}
         assert result["reason"] == "no_match"
         assert f"{settings.search_max_distance:g}" in result["message"]
@@ -93,10 +94,14 @@ def test_two_faces_of_a_person_match_where_one_would_not(api, functions, event):
     assert person["matched_by"] == "two_faces" and person["cluster_id"] == obama["cluster_id"]
     assert sorted(photos_found(two, code)) == ["obama_1.jpg", "obama_2.jpg", "obama_5_small.jpg"]
 
-    # Neither cut met: nobody, and the message says which cuts were used.
-    none = search(api, code, max_distance=nearest - 0.01, person_max_distance=second - 0.01)
+    # Neither cut met, and the mean of the two nearest beyond the person cut too (so the
+    # clearly nearest person does not match either): nobody, and the message says which cuts
+    # were used.
+    person_cut = round((nearest + second) / 2 - 0.01, 3)
+    none = search(api, code, max_distance=nearest - 0.01, person_max_distance=person_cut)
     assert none["matches"] == [] and none["people"] == [] and none["reason"] == "no_match"
-    assert f"{nearest - 0.01:g}" in none["message"] and f"{second - 0.01:g}" in none["message"]
+    assert f"{nearest - 0.01:g}" in none["message"] and f"{person_cut:g}" in none["message"]
+    assert none["cuts"]["ratio"] is None  # too little evidence to call this event's faces hard
 
 
 def test_a_face_in_no_person_matches_only_within_the_face_cut(api, functions, event):

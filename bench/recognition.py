@@ -1351,6 +1351,52 @@ def run_forget(sets: list[EvalSet], clustering: Candidate, cuts: SearchCuts, per
         _FORGET.clear()
 
 
+#: The figure of strangers matched against photo recall (``plot_tradeoff``), beside bench/README.md.
+FIGURE = REPO_ROOT / "bench" / "recognition-tradeoff.png"
+
+
+def plot_tradeoff(sets: list[EvalSet], results: list[dict[str, Any]], variants: list[str], shipped: str,
+                  path: Path) -> Path:
+    """Per population (Western: crops, photos, tests, mixed, few; Asian) and per role
+    (tuning, reporting), the worst strangers' rate against the worst photo recall over the
+    population's sets, for each search variant of ``simulate_search``'s per-event rows in
+    order (``variants``: the cuts only, then the ratio test's ratios), the ``shipped`` one
+    marked; a PNG at ``path`` (matplotlib, Agg). Returns ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
+    for population, colour in (("Western", "tab:blue"), ("Asian", "tab:red")):
+        for role, style in ((TUNING, ":"), (REPORTING, "-")):
+            rows = [r["event_variants"] for st, r in zip(sets, results)
+                    if st.role == role and (st.kind == "asian") == (population == "Asian")]
+            points = []
+            for v in variants:
+                strangers = [1 - row[v]["rejection"] for row in rows if row[v]["rejection"] is not None]
+                recall = [row[v]["recall"] for row in rows if row[v]["recall"] is not None]
+                points.append((100 * max(strangers), min(recall)))
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, style, marker="o", color=colour, label=f"{population}, {role} sets (worst)")
+            k = variants.index(shipped)
+            ax.plot([xs[k]], [ys[k]], marker="*", markersize=16, color=colour, linestyle="none")
+            ax.annotate("cuts only", (xs[0], ys[0]), textcoords="offset points", xytext=(6, -12), fontsize=8)
+    ax.axvline(100 * TARGET_STRANGERS, color="grey", linewidth=0.8)
+    ax.set_xlabel("strangers' selfies matched, % (worst set)")
+    ax.set_ylabel("present guests' photo recall (worst set)")
+    ax.set_title(f"Selfie search per population: the event's cuts, then the ratio test at "
+                 f"{', '.join(v.split()[1] for v in variants[1:])}\n(star: shipped {shipped}; "
+                 f"grey line: {TARGET_STRANGERS:.0%} target)", fontsize=9)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def worst_case(results: list[dict[str, Any]], k: int | None) -> dict[str, float]:
     """Worst recall and rejection (and mean recall) over sets for cut pair ``k`` (``None``:
     the baseline); sets without searches of a kind are skipped."""
@@ -2100,6 +2146,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {role:<9} {v:<12}: strangers matched at most {w['strangers'][0]:.3f} ({w['strangers'][1]}), "
                       f"selfies returning anyone else's photo at most {w['wrong'][0]:.3f} ({w['wrong'][1]}), photo "
                       f"recall at least {w['recall'][0]:.3f} ({w['recall'][1]})")
+        figure = plot_tradeoff(grouped, per_event, ["cuts only", *ratio_names], shipped_ratio, FIGURE)
+        print(f"  figure: {figure.relative_to(REPO_ROOT)}")
         report["per_event"] = {"clustering": event_c, "chosen_ratio": chosen_ratio, "worst": summary_rows,
                                "sets": [{"role": st.role, "name": st.name, **r["event_cuts"],
                                          "variants": r["event_variants"]} for st, r in zip(grouped, per_event)]}

@@ -169,3 +169,49 @@ def test_a_reclustering_records_its_cuts_and_their_evidence(api, functions, even
     assert p["onset"] is None and p["same_photo_pairs"] == 1 and p["faces"] == 4
     status, people = api("list_clusters", route={"code": code})
     assert status == 200 and people["last_run"]["parameters"]["same_photo_pairs"] == 1
+
+
+def search_hard_event(close: np.ndarray, who: np.ndarray, photos: np.ndarray, held: int):
+    """The event without face ``held``, clustered and searched as Kanta does for an event
+    whose faces are hard to tell apart: its own cuts, the ratio test. Returns the event's
+    mask, people, and the search cuts."""
+    from kanta.search.service import search_cuts
+
+    rest = np.arange(len(close)) != held
+    cuts = event_cuts(close[rest], photos[rest], **settings_kwargs())
+    assert cuts.lowered
+    people = cluster_descriptors(close[rest], eps=cuts.eps, min_samples=2, groups=photos[rest])
+    return rest, people, search_cuts(cuts)
+
+
+def test_in_a_hard_event_a_selfie_finds_only_its_guest_and_one_between_two_people_finds_nobody(faces, enough_pairs):
+    """Real faces brought as close as dlib brings East Asian faces: each face in turn is a
+    guest's selfie against the rest of the event. No selfie brings anyone else's photo, most
+    still find their guest, and a selfie halfway between two guests matches neither, where the
+    cuts alone show some such selfie both."""
+    from kanta.search.matching import SearchCuts, select_faces
+
+    x, who, photos = faces
+    close = hard(x)
+    found_with_ratio = found_by_cuts = 0
+    for q in range(len(close)):
+        rest, people, cuts = search_hard_event(close, who, photos, q)
+        assert cuts.ratio == get_settings().search_ratio
+        d = np.linalg.norm(close[rest] - close[q], axis=1)
+        got = select_faces(d, people, cuts).faces
+        assert set(who[rest][got].tolist()) <= {who[q]}, f"face {q} was shown someone else's photo"
+        found_with_ratio += len(got) > 0
+        found_by_cuts += len(select_faces(d, people, SearchCuts(cuts.face, cuts.person)).faces) > 0
+    # Guests are still found: the ratio test turned none away that the cuts found.
+    assert found_with_ratio >= found_by_cuts > len(close) // 2
+
+    between = 0
+    for a, b in itertools.combinations(sorted(set(who.tolist())), 2):
+        i, j = np.flatnonzero(who == a)[0], np.flatnonzero(who == b)[0]
+        selfie = (close[i] + close[j]) / 2
+        rest, people, cuts = search_hard_event(close, who, photos, -1)
+        d = np.linalg.norm(close - selfie, axis=1)
+        plain = select_faces(d, people, SearchCuts(cuts.face, cuts.person)).faces
+        between += len(set(who[plain].tolist())) > 1
+        assert select_faces(d, people, cuts).faces.size == 0, f"a selfie between {a} and {b} matched"
+    assert between > 0  # the cuts alone show some such selfie two people's photos

@@ -151,6 +151,7 @@ module hostStorage 'app/storage-account.bicep' = {
 // Event photos and face thumbnails. Public network access stays enabled even when
 // vnetEnabled: guests' browsers upload to it directly with SAS URLs; every request still
 // needs Entra ID or a user delegation SAS (shared keys are disabled).
+// Blobs no photo claims are swept by the app (sweep_uploads_timer), not a lifecycle rule: infra/README.md.
 module uploadsStorage 'app/storage-account.bicep' = {
   name: 'uploads-storage'
   scope: rg

@@ -169,6 +169,15 @@ class Settings(BaseSettings):
     guest_uploads_per_event_day: int = Field(
         5000, ge=1, validation_alias=AliasChoices("KANTA_GUEST_UPLOADS_PER_EVENT_DAY")
     )
+    # Byte budgets of the same windows (decimal bytes): a SAS URL cannot limit what one PUT
+    # writes (up to 5000 MiB), so the bytes are budgeted too. Sized from the counts above at a
+    # phone photo's usual 3-5 MB JPEG: 1000 photos an hour, 5000 a day.
+    guest_bytes_per_hour: int = Field(
+        5_000_000_000, ge=1, validation_alias=AliasChoices("KANTA_GUEST_BYTES_PER_HOUR")
+    )
+    guest_bytes_per_event_day: int = Field(
+        25_000_000_000, ge=1, validation_alias=AliasChoices("KANTA_GUEST_BYTES_PER_EVENT_DAY")
+    )
 
     @model_validator(mode="after")
     def _eps_under_cap(self) -> Settings:

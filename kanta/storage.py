@@ -14,6 +14,7 @@ import datetime as dt
 import functools
 import threading
 from collections.abc import Iterable
+from typing import Literal
 
 from azure.storage.blob import (
     BlobClient,
@@ -264,6 +265,24 @@ def delete_blobs(blob_names: Iterable[str], container: ContainerClient | None = 
             container.delete_blob(name, delete_snapshots="include")
         except ResourceNotFoundError:
             pass
+
+
+def delete_version(blob_name: str, etag: str) -> Literal["deleted", "gone", "rewritten"]:
+    """Delete version ``etag`` of blob ``blob_name`` of the uploads container, with its
+    snapshots (a refused upload, an unclaimed one). Returns ``"deleted"``, ``"gone"`` (already
+    deleted) or ``"rewritten"``: written again since, so kept (that version gets its own
+    indexing run). Raises ``azure.core.exceptions.AzureError`` when storage fails."""
+    from azure.core import MatchConditions
+    from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+    try:
+        uploads_container().delete_blob(blob_name, delete_snapshots="include", etag=etag,
+                                        match_condition=MatchConditions.IfNotModified)
+    except ResourceNotFoundError:
+        return "gone"
+    except ResourceModifiedError:
+        return "rewritten"
+    return "deleted"
 
 
 def delete_prefix(prefix: str, containers: Iterable[ContainerClient] | None = None, *,

@@ -682,16 +682,18 @@ def test_bad_blob_marks_image_failed_without_raising(api, functions, event, data
     ("KANTA_MAX_IMAGE_PIXELS", "too_many_pixels"),
 ])
 def test_photo_over_a_configured_limit_marks_image_failed(api, functions, event, env, setting, failure_code):
-    """A real photo, one unit over the limit: rejected; at the limit: processed."""
+    """A real photo, one unit over the limit: rejected and its blob deleted; at the limit: processed."""
+    from kanta.storage import blob_exists
+
     data = photo(FACE)
     with Image.open(io.BytesIO(data)) as img:
         size = len(data) if setting == "KANTA_MAX_IMAGE_BYTES" else img.width * img.height
     env.set(**{setting: size - 1})
     image_id = upload(api, functions, event["code"], data)
     assert_failed(api, event["code"], image_id, failure_code)
+    assert not blob_exists(get_image(api, image_id)["blob_name"])
     env.set(**{setting: size})
-    run_blob_trigger(functions, get_image(api, image_id)["blob_name"])
-    assert_processed(api, image_id, faces=1)
+    assert_processed(api, upload(api, functions, event["code"], data), faces=1)
 
 
 def test_blob_of_unknown_event_is_skipped_and_deleted(functions):

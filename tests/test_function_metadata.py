@@ -56,6 +56,7 @@ TIMERS = {
     "purge_guest_counters_timer": "0 15 * * * *",
     "retention_timer": "0 45 * * * *",
     "reindex_outdated_timer": "0 20 * * * *",
+    "sweep_uploads_timer": "0 40 3 * * *",
 }
 
 

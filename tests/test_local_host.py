@@ -69,7 +69,8 @@ def test_timer_runner_fires_due_timers(app, api, event):
     runner = TimerRunner(app)
     names = [name for _, name, _ in runner.timers]
     assert sorted(names) == ["expire_uploads_timer", "purge_guest_counters_timer", "purge_tombstones_timer",
-                             "recluster_timer", "redrive_uploads_timer", "reindex_outdated_timer", "retention_timer"]
+                             "recluster_timer", "redrive_uploads_timer", "reindex_outdated_timer", "retention_timer",
+                             "sweep_uploads_timer"]
     recluster = names.index("recluster_timer")
     next_run = runner.next_runs[recluster]
     assert next_run > dt.datetime.now() and next_run.minute % 10 == 0 and next_run.second == 0
@@ -144,6 +145,8 @@ def test_timers_log_one_line_per_failure_while_the_database_is_down(app, service
         os.environ.update(saved)
         reset_clients()
     failed = [r for r in caplog.records if r.name == "kanta.local.host"]
+    # The sweep of unclaimed uploads asks the database only about blobs over a day old, and
+    # this session's storage holds none: it succeeds without the database.
     assert sorted(r.getMessage().split(":")[0] for r in failed) == sorted(
-        f"timer {name} failed" for _, name, _ in runner.timers)
+        f"timer {name} failed" for _, name, _ in runner.timers if name != "sweep_uploads_timer")
     assert all(r.exc_info is None and "\n" not in r.getMessage() for r in failed)

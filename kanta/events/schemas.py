@@ -98,6 +98,15 @@ class EventListQuery(BaseModel):
     offset: PageOffset = 0
 
 
+class StoredBytes(BaseModel):
+    """What an event stores, bytes: its accepted photos, its faces' thumbnails, and both
+    (what the host's storage account holds for it, refused uploads aside: they are deleted)."""
+
+    photos: int
+    thumbnails: int
+    total: int
+
+
 class Event(BaseModel):
     """An event as the API returns it. ``running``: now is within [starts_at, ends_at).
 
@@ -109,7 +118,7 @@ class Event(BaseModel):
     without a retention); ``retention_deletes_photos``; ``faces_purged_at``, when the hourly
     job deleted its face data (for good), with ``purged_face_count`` faces;
     ``erased_face_count``, faces erased at guests' or the host's request (how many, never
-    whose)."""
+    whose). ``stored_bytes``: what the event stores (``StoredBytes``)."""
 
     code: str
     name: str | None
@@ -119,6 +128,7 @@ class Event(BaseModel):
     running: bool
     image_count: int
     face_count: int
+    stored_bytes: StoredBytes
     created_at: datetime
     updated_at: datetime
     last_clustered_at: datetime | None

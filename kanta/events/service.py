@@ -42,12 +42,19 @@ FROM events e
 
 
 def _events(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> list[Event]:
-    """Events from rows of ``_SELECT``, with their image and face counts (``kanta.images.store``)."""
+    """Events from rows of ``_SELECT``, with their image and face counts and stored bytes
+    (``kanta.images.store.event_counts``)."""
     counts = store.event_counts(conn, [r["id"] for r in rows])
-    return [Event.model_validate(r | dict(zip(("image_count", "face_count"), counts.get(r["id"], (0, 0))))
+    return [Event.model_validate(r | _counts(counts.get(r["id"], store.EventCounts()))
                                  | {"consent_text": r["consent_text"] or DEFAULT_CONSENT_TEXT,
                                     "consent_text_is_default": r["consent_text"] is None})
             for r in rows]
+
+
+def _counts(c: store.EventCounts) -> dict[str, Any]:
+    return {"image_count": c.image_count, "face_count": c.face_count,
+            "stored_bytes": {"photos": c.photo_bytes, "thumbnails": c.thumbnail_bytes,
+                             "total": c.photo_bytes + c.thumbnail_bytes}}
 
 
 def _require_possible_code(code: str) -> None:

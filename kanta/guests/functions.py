@@ -11,6 +11,7 @@ from uuid import UUID
 
 import azure.functions as func
 
+from kanta import caps
 from kanta.events.schemas import EventCode
 from kanta.guests import service, tokens
 from kanta.guests.schemas import (
@@ -26,7 +27,7 @@ from kanta.guests.schemas import (
     GuestUploadStatus,
 )
 from kanta.http import api, json_response, no_content, parse_json, parse_query, route_uuid
-from kanta.images.schemas import UploadBatch, UploadRequest
+from kanta.images.schemas import GuestUploadRequest, UploadBatch
 from kanta.openapi import IMAGE_BODY, operation
 from kanta.privacy.schemas import ForgetResult
 
@@ -112,15 +113,17 @@ def guest_event(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.function_name("guest_create_uploads")
 @bp.route(route="guest/events/{code}/uploads", methods=["POST"], auth_level=GUEST)
-@operation(summary="Upload URLs for a guest's photos", tag="guests", auth="guest", path=_CODE, body=UploadRequest,
-           responses={201: UploadBatch}, errors=(*_GUEST_ERRORS, "right_withheld", "too_many_requests"))
+@operation(summary="Upload URLs for a guest's photos", tag="guests", auth="guest", path=_CODE,
+           body=GuestUploadRequest, responses={201: UploadBatch},
+           errors=(*_GUEST_ERRORS, "right_withheld", "too_many_requests"))
 @api
 def guest_create_uploads(req: func.HttpRequest) -> func.HttpResponse:
-    """``POST /api/guest/events/{code}/uploads`` ``{files: [{filename, content_type}]}`` (1–50)
-    → 201 ``{uploads: [ticket]}`` as for the host; 401; 403 ``right_withheld``; 404; 413; 422;
-    429 ``too_many_requests``."""
+    """``POST /api/guest/events/{code}/uploads`` ``{files: [{filename, content_type, size_bytes}]}``
+    (1–50) → 201 ``{uploads: [ticket]}`` as for the host; 401; 403 ``right_withheld``; 404; 413;
+    422 (also a file over the size limit); 429 ``too_many_requests`` (files or bytes over the
+    link's or the event's budget)."""
     guest = _guest(req)
-    tickets = service.create_uploads(guest, parse_json(req, UploadRequest))
+    tickets = service.create_uploads(guest, parse_json(req, GuestUploadRequest))
     return json_response(UploadBatch(uploads=tickets), 201)
 
 
@@ -190,7 +193,7 @@ def guest_forget(req: func.HttpRequest) -> func.HttpResponse:
 @bp.timer_trigger(arg_name="timer", schedule="0 15 * * * *", run_on_startup=False)
 def purge_guest_counters_timer(timer: func.TimerRequest) -> None:
     """Timer, hourly: delete the abuse counters of ended windows
-    (``kanta.guests.service.purge_counters``). Database errors raise; the next run tries again."""
-    purged = service.purge_counters()
+    (``kanta.caps.purge_counters``). Database errors raise; the next run tries again."""
+    purged = caps.purge_counters()
     if purged:
         log.info("deleted %d ended guest abuse counter(s)", purged)

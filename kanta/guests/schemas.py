@@ -53,14 +53,29 @@ class GuestLinkCreate(_Request):
     rights: GuestRights = Field(default_factory=GuestRights)
 
 
+class GuestLimits(BaseModel):
+    """What a guest link may cost the host (settings ``KANTA_GUEST_*``, ``KANTA_MAX_IMAGE_BYTES``):
+    upload URLs and bytes (decimal) per hour for the link and per UTC day for the event,
+    selfie searches and forgets per hour, and the largest photo, bytes."""
+
+    uploads_per_hour: int
+    uploads_per_event_day: int
+    bytes_per_hour: int
+    bytes_per_event_day: int
+    searches_per_hour: int
+    forgets_per_hour: int
+    max_photo_bytes: int
+
+
 class GuestLink(BaseModel):
     """A guest link's state, without its token (which is never stored): ``expired`` when
-    ``expires_at`` is past."""
+    ``expires_at`` is past; ``limits``, what it may cost."""
 
     rights: GuestRights
     expires_at: datetime
     created_at: datetime
     expired: bool
+    limits: GuestLimits
 
 
 class GuestLinkCreated(BaseModel):
@@ -75,14 +90,16 @@ class GuestLinkCreated(BaseModel):
     rights: GuestRights
     qr_svg: str
     qr_png: str
+    limits: GuestLimits
 
 
 class GuestEvent(BaseModel):
     """What a guest sees of an event: its public details, what their link allows and until
     when (``link_expires_at``), whether selfie search is on (``face_search``), the consent
     text to accept before a search (the host's, else Kanta's default), when the event's face
-    data is deleted (``retention_ends_at``; ``null``: when the event is) and Kanta's own
-    ``privacy`` notice (``PRIVACY_NOTICE``)."""
+    data is deleted (``retention_ends_at``; ``null``: when the event is), Kanta's own
+    ``privacy`` notice (``PRIVACY_NOTICE``) and the largest photo accepted, bytes
+    (``max_photo_bytes``)."""
 
     code: str
     name: str | None
@@ -95,6 +112,7 @@ class GuestEvent(BaseModel):
     consent_text: str
     retention_ends_at: datetime | None
     privacy: str
+    max_photo_bytes: int
 
 
 class GuestUploadStatus(BaseModel):

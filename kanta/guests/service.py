@@ -6,8 +6,8 @@ their indexing, find their own photos with a selfie, see the gallery, and ask Ka
 their face. Every guest request is authorised afresh against the database (``authorize``),
 so a revoked or rotated link stops working at once, on every instance.
 
-Abuse caps are fixed-window counters in PostgreSQL (``rate_counters``, ``_take``). Knows
-nothing of HTTP: raises ``kanta.errors`` (``Unauthorized``, ``Forbidden``, ``NotFound``,
+Abuse caps (``kanta.caps``) bound what a link costs: upload URLs, bytes, searches and
+forgets per hour, uploads and bytes per event per day. Knows nothing of HTTP: raises ``kanta.errors`` (``Unauthorized``, ``Forbidden``, ``NotFound``,
 ``Conflict``, ``Invalid``, ``TooManyRequests``).
 """
 
@@ -16,16 +16,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
-import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
-
+from kanta.caps import EVENT_BYTES, EVENT_UPLOADS, LINK_BYTES, LINK_FORGETS, LINK_SEARCHES, LINK_UPLOADS, take
 from kanta.config import get_settings
 from kanta.db import connection
-from kanta.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized, not_found
+from kanta.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, not_found
 from kanta.events.service import event_dates, get_event_id
 from kanta.guests import tokens
 from kanta.guests.schemas import (
@@ -35,6 +33,7 @@ from kanta.guests.schemas import (
     GuestEvent,
     GuestGallery,
     GuestImagesQuery,
+    GuestLimits,
     GuestLink,
     GuestLinkCreate,
     GuestLinkCreated,
@@ -44,7 +43,7 @@ from kanta.guests.schemas import (
     GuestUploadStatus,
 )
 from kanta.images import store
-from kanta.images.schemas import UploadRequest, UploadTicket
+from kanta.images.schemas import GuestUploadRequest, UploadTicket
 from kanta.privacy.policy import DEFAULT_CONSENT_TEXT
 from kanta.privacy.schemas import ForgetResult
 
@@ -114,6 +113,15 @@ def _qr_codes(text: str) -> tuple[str, str]:
     return svg.getvalue().decode("utf-8"), base64.b64encode(png.getvalue()).decode("ascii")
 
 
+def limits() -> GuestLimits:
+    """What a guest link may cost, as the settings say now."""
+    s = get_settings()
+    return GuestLimits(uploads_per_hour=s.guest_uploads_per_hour, uploads_per_event_day=s.guest_uploads_per_event_day,
+                       bytes_per_hour=s.guest_bytes_per_hour, bytes_per_event_day=s.guest_bytes_per_event_day,
+                       searches_per_hour=s.guest_searches_per_hour, forgets_per_hour=s.guest_forgets_per_hour,
+                       max_photo_bytes=s.max_image_bytes)
+
+
 def create_link(event_code: str, body: GuestLinkCreate, request_origin: str) -> GuestLinkCreated:
     """Make the event's guest link, replacing any it had (whose token stops working at once).
 
@@ -143,7 +151,7 @@ def create_link(event_code: str, body: GuestLinkCreate, request_origin: str) -> 
     url = tokens.join_url(get_settings().public_url or request_origin, event_code, token)
     qr_svg, qr_png = _qr_codes(url)
     return GuestLinkCreated(token=token, join_url=url, expires_at=expires_at, created_at=row["created_at"],
-                            rights=body.rights, qr_svg=qr_svg, qr_png=qr_png)
+                            rights=body.rights, qr_svg=qr_svg, qr_png=qr_png, limits=limits())
 
 
 def get_link(event_code: str) -> GuestLink:
@@ -155,7 +163,7 @@ def get_link(event_code: str) -> GuestLink:
     if row is None:
         raise _no_link(event_code)
     return GuestLink(rights=_rights(row), expires_at=row["expires_at"], created_at=row["created_at"],
-                     expired=row["expired"])
+                     expired=row["expired"], limits=limits())
 
 
 def delete_link(event_code: str) -> None:
@@ -226,77 +234,6 @@ def _require(guest: Guest, right: str) -> None:
         raise Forbidden("right_withheld", f"This guest link does not allow {_RIGHT_WORDS[right]}.")
 
 
-# --------------------------------------------------------------------------- abuse caps
-
-
-@dataclass(frozen=True)
-class Cap:
-    """A cap on a count per fixed window: ``scope`` names what is counted (and whose: a
-    link's or an event's), ``window_s`` is the window in seconds, ``setting`` the
-    ``kanta.config.Settings`` field of the limit, ``message`` what the refusal says (``{n}``:
-    the limit)."""
-
-    scope: str
-    window_s: int
-    setting: str
-    message: str
-
-
-HOUR_S = 3600
-DAY_S = 86_400
-LINK_UPLOADS = Cap("link_uploads", HOUR_S, "guest_uploads_per_hour",
-                   "This guest link may ask for at most {n} photo uploads an hour.")
-EVENT_UPLOADS = Cap("event_uploads", DAY_S, "guest_uploads_per_event_day",
-                    "Guests may upload at most {n} photos a day to this event.")
-LINK_SEARCHES = Cap("link_searches", HOUR_S, "guest_searches_per_hour",
-                    "This guest link may search at most {n} times an hour.")
-LINK_FORGETS = Cap("link_forgets", HOUR_S, "guest_forgets_per_hour",
-                   "This guest link may ask to forget a face at most {n} times an hour.")
-#: The longest window: a counter row whose window started this long ago has ended.
-LONGEST_WINDOW_S = DAY_S
-#: Fixed windows start at whole multiples of their length from this instant (UTC midnight):
-#: hours on the hour, days at midnight UTC.
-_WINDOW_ORIGIN = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-
-
-def _take(conn: psycopg.Connection, cap: Cap, key: object, amount: int) -> None:
-    """Count ``amount`` against ``cap`` for ``key`` in the current window, in one atomic
-    statement (concurrent requests wait for each other on the counter row). Over the limit,
-    raises ``TooManyRequests`` ``too_many_requests`` with the seconds to the window's end;
-    the caller's transaction then rolls back, so a refused request counts nothing."""
-    limit = getattr(get_settings(), cap.setting)
-    row = conn.execute(
-        """INSERT INTO rate_counters AS c (scope, key, window_start, count)
-           VALUES (%(scope)s, %(key)s, date_bin(make_interval(secs => %(window)s), now(), %(origin)s), %(n)s)
-           ON CONFLICT (scope, key, window_start) DO UPDATE SET count = c.count + EXCLUDED.count
-           RETURNING count, extract(epoch FROM c.window_start + make_interval(secs => %(window)s) - now())::float8
-                            AS left_s""",
-        {"scope": cap.scope, "key": str(key), "window": cap.window_s, "origin": _WINDOW_ORIGIN, "n": amount},
-    ).fetchone()
-    if row["count"] > limit:
-        left = max(0, limit - (row["count"] - amount))
-        more = f" {left} more may be asked for now." if 0 < left < amount else ""
-        retry = math.ceil(row["left_s"])
-        raise TooManyRequests("too_many_requests",
-                              cap.message.format(n=limit) + more + f" Try again in {_duration(retry)}.", retry)
-
-
-def _duration(seconds: int) -> str:
-    if seconds < 120:
-        return f"{seconds} seconds"
-    if seconds < 2 * HOUR_S:
-        return f"{math.ceil(seconds / 60)} minutes"
-    return f"{math.ceil(seconds / HOUR_S)} hours"
-
-
-def purge_counters() -> int:
-    """Delete the abuse counters of windows that have ended (started over
-    ``LONGEST_WINDOW_S`` ago). Returns how many. Raises ``psycopg.OperationalError``."""
-    with connection() as conn:
-        return conn.execute("DELETE FROM rate_counters WHERE window_start < now() - make_interval(secs => %s)",
-                            (LONGEST_WINDOW_S,)).rowcount
-
-
 # --------------------------------------------------------------------------- guest routes
 
 
@@ -311,20 +248,28 @@ def event_details(guest: Guest) -> GuestEvent:
     return GuestEvent(code=guest.event_code, name=e["name"], description=e["description"], starts_at=e["starts_at"],
                       ends_at=e["ends_at"], rights=guest.rights, link_expires_at=guest.expires_at,
                       face_search=e["face_search"], consent_text=e["consent_text"] or DEFAULT_CONSENT_TEXT,
-                      retention_ends_at=dates["retention_ends_at"], privacy=PRIVACY_NOTICE)
+                      retention_ends_at=dates["retention_ends_at"], privacy=PRIVACY_NOTICE,
+                      max_photo_bytes=get_settings().max_image_bytes)
 
 
-def create_uploads(guest: Guest, body: UploadRequest) -> list[UploadTicket]:
+def create_uploads(guest: Guest, body: GuestUploadRequest) -> list[UploadTicket]:
     """Upload tickets for a guest, as the host gets them (``kanta.images.service.create_uploads``),
-    counted against ``LINK_UPLOADS`` and ``EVENT_UPLOADS`` per file. Raises ``Forbidden``
-    ``right_withheld`` without the upload right, ``TooManyRequests``, ``NotFound``."""
+    counted against ``LINK_UPLOADS`` and ``EVENT_UPLOADS`` per file and their declared sizes
+    against ``LINK_BYTES`` and ``EVENT_BYTES``, in the transaction that records the tickets
+    (a refused request counts nothing and gets no URL). Raises ``Forbidden``
+    ``right_withheld`` without the upload right, ``Invalid`` ``validation_error`` for a file
+    over ``KANTA_MAX_IMAGE_BYTES``, ``TooManyRequests``, ``NotFound``."""
     from kanta.images import service as images
 
     _require(guest, "upload")
+    images.check_declared_sizes(body)
+    declared = sum(f.size_bytes for f in body.files)
     with connection() as conn:
-        _take(conn, LINK_UPLOADS, guest.link_id, len(body.files))
-        _take(conn, EVENT_UPLOADS, guest.event_id, len(body.files))
-    return images.create_uploads(guest.event_code, body)
+        take(conn, LINK_UPLOADS, guest.link_id, len(body.files))
+        take(conn, EVENT_UPLOADS, guest.event_id, len(body.files))
+        take(conn, LINK_BYTES, guest.link_id, declared)
+        take(conn, EVENT_BYTES, guest.event_id, declared)
+        return images.create_uploads(guest.event_code, body, guest_link_id=guest.link_id, conn=conn)
 
 
 def upload_status(guest: Guest, image_id: uuid.UUID) -> GuestUploadStatus:
@@ -359,7 +304,7 @@ def search(guest: Guest, selfie: bytes, consented: bool) -> GuestSearchResult:
         raise Invalid("consent_required",
                       "Read and accept the event's consent text first, then search with consent=true.")
     with connection() as conn:
-        _take(conn, LINK_SEARCHES, guest.link_id, 1)
+        take(conn, LINK_SEARCHES, guest.link_id, 1)
     found = search_service.search_selfie(
         guest.event_code, selfie, SearchQuery.model_validate({"top_k": str(GUEST_SEARCH_TOP_K)})  # as a query string
     ).found
@@ -402,5 +347,5 @@ def forget(guest: Guest, selfie: bytes, confirmed: bool) -> ForgetResult:
         raise Invalid("confirmation_required",
                       "Forgetting a face erases it for good: send confirm=true to say you mean it.")
     with connection() as conn:
-        _take(conn, LINK_FORGETS, guest.link_id, 1)
+        take(conn, LINK_FORGETS, guest.link_id, 1)
     return privacy.forget_face(guest.event_code, selfie)

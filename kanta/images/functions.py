@@ -1,7 +1,7 @@
 """Triggers of the images domain: upload URLs, listing, detail, deletion, re-indexing (HTTP,
 function key), the blob trigger that indexes every blob written to the uploads container,
 and one timer per lifecycle job: expiring uploads that never came, re-driving photos no run
-indexed, purging old tombstones."""
+indexed, purging old tombstones, sweeping blobs no accepted photo claims."""
 
 from __future__ import annotations
 
@@ -32,8 +32,9 @@ bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
            responses={201: UploadBatch}, errors=("event_not_found",))
 @api
 def create_uploads(req: func.HttpRequest) -> func.HttpResponse:
-    """``POST /api/events/{code}/uploads`` ``{files: [{filename, content_type}]}`` (1–50)
-    → 201 ``{uploads: [ticket]}``, one write-only SAS URL per image; 404; 413; 422."""
+    """``POST /api/events/{code}/uploads`` ``{files: [{filename, content_type, size_bytes?}]}``
+    (1–50) → 201 ``{uploads: [ticket]}``, one write-only SAS URL per image; 404; 413; 422 (also a
+    file declared over the size limit)."""
     tickets = service.create_uploads(req.route_params["code"], parse_json(req, UploadRequest))
     return json_response(UploadBatch(uploads=tickets), 201)
 
@@ -145,3 +146,13 @@ def purge_tombstones_timer(timer: func.TimerRequest) -> None:
     purged = service.purge_tombstones()
     if purged:
         log.info("purged %d tombstone(s) of deleted photos", purged)
+
+
+@bp.function_name("sweep_uploads_timer")
+@bp.timer_trigger(arg_name="timer", schedule="0 40 3 * * *", run_on_startup=False)
+def sweep_uploads_timer(timer: func.TimerRequest) -> None:
+    """Timer, daily at 03:40: delete the blobs of the uploads container that no accepted
+    photo claims a day after their last write, snapshots included
+    (``kanta.images.service.sweep_unclaimed_uploads``, which logs what went). Database and
+    storage errors raise; the next run tries again."""
+    service.sweep_unclaimed_uploads()

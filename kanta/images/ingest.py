@@ -14,7 +14,12 @@ nothing; a new result replaces the faces in one transaction. Bad blobs are recor
 retries the blob, and the re-drive job takes over photos whose retries ran out.
 
 Cost is checked before work: the blob's size comes from its properties, and a blob over
-``KANTA_MAX_IMAGE_BYTES`` fails as ``too_large`` without a byte of it being downloaded.
+``KANTA_MAX_IMAGE_BYTES``, or over the size its upload request declared (plus
+``DECLARED_SLACK_BYTES``), fails without a byte of it being downloaded. Every refused blob
+(too large, not an image, corrupt, too many pixels) is deleted from storage in the same run;
+its row keeps the status and the reason in words. A guest's upload is charged its real size
+against its link's and event's byte budgets when it arrives (``kanta.caps``), in place of
+the size declared when its URL was issued.
 
 Privacy (``kanta.privacy``): once the event's retention is over no face is looked for (the
 photo is only decoded, checked and measured); a face within the event's face cut
@@ -26,7 +31,6 @@ where the result is written, so an erasure or purge that commits while a run com
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import uuid
@@ -39,7 +43,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, BlobProperties
 
-from kanta import storage
+from kanta import caps, storage
 from kanta.clusters.algorithm import assign_to_people
 from kanta.clusters.cuts import EventCuts
 from kanta.clusters.service import corrections_of, cuts_in_use, restore_corrections
@@ -62,6 +66,9 @@ SKIP_BLOB_GONE = "blob_gone"      # the blob was deleted before it could be read
 SKIP_BLOB_CHANGED = "blob_changed"  # the blob was replaced while it was read; its new version gets its own run
 #: ``reason`` of a ``processed`` result that wrote nothing: these bytes were indexed already.
 UNCHANGED = "unchanged"
+#: Bytes a blob may exceed the size its upload request declared by: room for a client that
+#: declares a file's size before adding a little metadata; anything larger is refused.
+DECLARED_SLACK_BYTES = 65_536
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,9 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
                                            properties.last_modified)
         except psycopg.errors.ForeignKeyViolation:
             started = None
+        arrival = store.charge_arrival(conn, image_id, properties.size) if started else None
+        if arrival is not None and arrival.guest_link_id is not None:
+            _correct_budgets(conn, arrival, event_id, properties.size)
     if started is None:
         return _remove(blob_name, event_code, None, SKIP_NO_EVENT, f"event {event_code!r} was deleted")
     if not started:
@@ -134,8 +144,13 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
 
     record = store.ImageRecord(image_id, event_id, blob_name, properties.size)
     if properties.size > settings.max_image_bytes:
-        return _store_failure(record, event_code, properties.last_modified, "too_large",
+        return _store_failure(record, event_code, properties, "too_large",
                               f"The file is {properties.size} bytes; the limit is {settings.max_image_bytes} bytes.")
+    declared = arrival.declared_bytes if arrival is not None else None
+    if declared is not None and properties.size > declared + DECLARED_SLACK_BYTES:
+        return _store_failure(record, event_code, properties, "larger_than_declared",
+                              f"The file is {caps.size_in_words(properties.size)}, more than the "
+                              f"{caps.size_in_words(declared)} declared when its upload was asked for.")
     try:
         # The very version whose size was checked: a blob replaced meanwhile is not read.
         data = blob.download_blob(etag=properties.etag, match_condition=MatchConditions.IfNotModified).readall()
@@ -164,7 +179,7 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
     try:
         analysis = analyse_image(data, **analysis_settings(settings), find_faces=not faces_off)
     except ImageRejected as rejected:
-        return _store_failure(record, event_code, properties.last_modified, rejected.code, rejected.message)
+        return _store_failure(record, event_code, properties, rejected.code, rejected.message)
     del data
 
     kept_out = _kept_out(analysis.faces, faces_off, do_not_index, cuts.face)
@@ -209,7 +224,8 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
                     people[i] = person
             ids = store.save_processed(conn, record, [
                 store.FaceRecord(f.bbox, f.descriptor, f.detector, f.angle, f.score, f.sharpness, f.excluded,
-                                 names[i] if i in written else None, person, f.yaw, f.roll)
+                                 names[i] if i in written else None, person, f.yaw, f.roll,
+                                 len(f.thumbnail) if i in written else None)
                 for i, f, person in zip(kept, faces, people)
             ])
             restore_corrections(conn, event_id, carried, {
@@ -303,14 +319,29 @@ def _remove(blob_name: str, event_code: str, image_id: uuid.UUID | None, reason:
     return IngestResult("skipped", image_id, reason=reason)
 
 
-def _store_failure(record: store.ImageRecord, event_code: str, written_at: dt.datetime, code: str, reason: str
+def _correct_budgets(conn: psycopg.Connection, arrival: store.Arrival, event_id: int, size_bytes: int) -> None:
+    """Charge a guest's upload its real size: the link's and the event's byte budgets get the
+    difference from what they were charged (``arrival.charged_bytes``), in the windows the
+    charge was taken in (``kanta.caps.adjust``)."""
+    change = size_bytes - (arrival.charged_bytes or 0)
+    if change:
+        caps.adjust(conn, caps.LINK_BYTES, arrival.guest_link_id, change, arrival.issued_at)
+        caps.adjust(conn, caps.EVENT_BYTES, event_id, change, arrival.issued_at)
+
+
+def _store_failure(record: store.ImageRecord, event_code: str, properties: BlobProperties, code: str, reason: str
                    ) -> IngestResult:
+    """Mark the photo failed with ``code`` and ``reason`` (words), and delete the refused
+    blob: nobody can ever see it, and it must not stay on the host's bill."""
     log.warning("image %s failed: %s (%s)", record.blob_name, reason, code)
     storage.delete_thumbnails(store.thumbnail_prefix(event_code, record.image_id))
     with connection() as conn:
-        current = store.lock_for_result(conn, record.image_id, record.event_id, written_at)
+        current = store.lock_for_result(conn, record.image_id, record.event_id, properties.last_modified)
         if current is not None:
             store.save_failure(conn, record, code, reason)
     if current is None:
         return _remove(record.blob_name, event_code, record.image_id, SKIP_DELETED, "the photo was deleted")
+    # After the row says why: a run that dies here leaves the blob to the next delivery or
+    # the sweep of unclaimed uploads, never a row without its reason.
+    storage.delete_version(record.blob_name, properties.etag)
     return IngestResult("failed", record.image_id, reason=reason)

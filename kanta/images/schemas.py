@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from kanta.faces.boxes import BoundingBox
-from kanta.validation import INT4_MAX, PageLimit, PageOffset, QueryInt, Text
+from kanta.validation import INT4_MAX, BodyInt, PageLimit, PageOffset, QueryInt, Text
 
 #: Content types a browser may upload, and the blob name extension each gets.
 CONTENT_TYPE_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -25,15 +25,40 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+#: Largest size a file may declare, bytes: the most one Put Blob request writes (5000 MiB,
+#: Azure Storage's limit for a block blob uploaded in one request). Files over
+#: ``KANTA_MAX_IMAGE_BYTES`` are refused by the service, which knows the setting.
+MAX_DECLARED_BYTES = 5000 * 1024 * 1024
+_DeclaredBytes = BodyInt(1, MAX_DECLARED_BYTES)
+
+
 class UploadFile(_Request):
+    """One file to upload: its name, type and ``size_bytes``, its size in bytes (optional for
+    the host). A blob larger than declared (``kanta.images.ingest.DECLARED_SLACK_BYTES``
+    allowed) is refused and deleted."""
+
     filename: Text = Field(min_length=1, max_length=255)
     content_type: Literal["image/jpeg", "image/png", "image/webp"]
+    size_bytes: _DeclaredBytes | None = None
 
 
 class UploadRequest(_Request):
     """Body of ``POST /api/events/{code}/uploads``: 1–50 files."""
 
     files: list[UploadFile] = Field(min_length=1, max_length=MAX_FILES_PER_REQUEST)
+
+
+class GuestUploadFile(UploadFile):
+    """One file a guest uploads: ``size_bytes`` is required (it is charged against the link's
+    and the event's byte budgets before any URL is made)."""
+
+    size_bytes: _DeclaredBytes
+
+
+class GuestUploadRequest(UploadRequest):
+    """Body of ``POST /api/guest/events/{code}/uploads``: 1–50 files, each with its size."""
+
+    files: list[GuestUploadFile] = Field(min_length=1, max_length=MAX_FILES_PER_REQUEST)
 
 
 class UploadTicket(BaseModel):

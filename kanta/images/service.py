@@ -16,9 +16,10 @@ import psycopg
 from azure.core.exceptions import ResourceNotFoundError
 
 from kanta import storage
+from kanta.caps import size_in_words
 from kanta.config import get_settings
 from kanta.db import connection
-from kanta.errors import Conflict, not_found
+from kanta.errors import Conflict, Invalid, not_found
 from kanta.events.service import get_event_id
 from kanta.images import store
 from kanta.images.schemas import (
@@ -35,31 +36,55 @@ from kanta.images.schemas import (
 log = logging.getLogger(__name__)
 
 
-def create_uploads(event_code: str, body: UploadRequest) -> list[UploadTicket]:
-    """Create one pending image per file and a write-only SAS URL for its blob.
+def check_declared_sizes(body: UploadRequest) -> None:
+    """Refuse an upload request that declares a file over ``KANTA_MAX_IMAGE_BYTES``, before
+    any URL is made or anything is counted. Raises ``Invalid`` ``validation_error`` with one
+    ``{field, message, type: "too_large"}`` per such file."""
+    limit = get_settings().max_image_bytes
+    details = [{"field": f"files.{i}.size_bytes", "type": "too_large",
+                "message": f"{f.filename} is {size_in_words(f.size_bytes)}; a photo may be at most "
+                           f"{size_in_words(limit)}."}
+               for i, f in enumerate(body.files) if f.size_bytes is not None and f.size_bytes > limit]
+    if details:
+        raise Invalid("validation_error", "The request body is invalid; see details.", details)
 
-    Raises ``NotFound`` for an unknown event.
+
+def create_uploads(event_code: str, body: UploadRequest, *, guest_link_id: int | None = None,
+                   conn: psycopg.Connection | None = None) -> list[UploadTicket]:
+    """Create one pending image per file and a write-only SAS URL for its blob. Each image
+    keeps its declared size (``size_bytes``; a larger blob is refused when it arrives) and,
+    for a guest's request, the link that asked (``guest_link_id``) and the bytes charged to
+    its budgets (the declared size, corrected when the blob arrives: ``kanta.images.ingest``).
+    ``conn``: the transaction to write in (the guest's, which charged the budgets), else one
+    of its own.
+
+    Raises ``NotFound`` for an unknown event and ``Invalid`` ``validation_error`` for a file
+    declared over ``KANTA_MAX_IMAGE_BYTES`` (``check_declared_sizes``).
     """
+    check_declared_sizes(body)
+    if conn is None:
+        with connection() as own:
+            return create_uploads(event_code, body, guest_link_id=guest_link_id, conn=own)
     settings = get_settings()
     expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.upload_url_ttl_s)
     tickets = []
-    with connection() as conn:
-        event_id = get_event_id(conn, event_code)
-        rows = []
-        for f in body.files:
-            image_id = uuid.uuid4()
-            blob_name = store.blob_name_for(event_code, image_id, CONTENT_TYPE_EXTENSIONS[f.content_type])
-            rows.append((image_id, blob_name, f.filename, f.content_type))
-            tickets.append(
-                UploadTicket(
-                    image_id=image_id,
-                    blob_name=blob_name,
-                    upload_url=storage.upload_url(blob_name, expires_at),
-                    headers={"x-ms-blob-type": "BlockBlob", "Content-Type": f.content_type},
-                    expires_at=expires_at,
-                )
+    event_id = get_event_id(conn, event_code)
+    rows = []
+    for f in body.files:
+        image_id = uuid.uuid4()
+        blob_name = store.blob_name_for(event_code, image_id, CONTENT_TYPE_EXTENSIONS[f.content_type])
+        rows.append(store.PendingImage(image_id, blob_name, f.filename, f.content_type, f.size_bytes,
+                                       guest_link_id))
+        tickets.append(
+            UploadTicket(
+                image_id=image_id,
+                blob_name=blob_name,
+                upload_url=storage.upload_url(blob_name, expires_at),
+                headers={"x-ms-blob-type": "BlockBlob", "Content-Type": f.content_type},
+                expires_at=expires_at,
             )
-        store.insert_pending(conn, event_id, rows)
+        )
+    store.insert_pending(conn, event_id, rows)
     return tickets
 
 
@@ -132,7 +157,7 @@ def reindex_image(image_id: uuid.UUID) -> ImageDetail:
     face's person and the host's corrections of it.
 
     Raises ``NotFound`` (also when the photo is deleted meanwhile) and ``Conflict``
-    ``image_not_uploaded`` when its blob is not in storage (yet).
+    ``image_not_uploaded`` when its blob is not in storage (not yet, or refused and deleted).
     """
     from kanta.images import ingest
 
@@ -142,7 +167,8 @@ def reindex_image(image_id: uuid.UUID) -> ImageDetail:
     try:
         properties = blob.get_blob_properties()
     except ResourceNotFoundError:
-        raise Conflict("image_not_uploaded", "The photo has not been uploaded, so there is nothing to index.") from None
+        raise Conflict("image_not_uploaded", "The photo's file is not in storage (not uploaded yet, or refused and "
+                                             "removed), so there is nothing to index.") from None
     result = ingest.ingest_blob(blob, force=True, properties=properties)
     if result.status == "skipped" and result.reason in (ingest.SKIP_BLOB_GONE, ingest.SKIP_BLOB_CHANGED):
         raise Conflict("image_changed", "The photo was replaced or removed while it was read; try again.")
@@ -342,3 +368,88 @@ def reindex_outdated(batch: int = REINDEX_BATCH, budget_s: float = REINDEX_BUDGE
             continue
         done += result.status != "skipped" and result.reason != ingest.UNCHANGED
     return done
+
+
+#: Seconds after its last write from which a blob of the uploads container that no accepted
+#: photo claims is deleted: past the blob trigger's tries and Event Grid's retries of a
+#: delivery (24 hours), so no run can still be due on it.
+UNCLAIMED_AFTER_S = 86_400
+#: Blob names listed and checked against the database at once (one list call, one query).
+SWEEP_PAGE = 500
+#: Seconds a sweep may go on listing (a run must end well within the 10-minute function
+#: timeout); what it did not reach waits for the next day's run.
+SWEEP_BUDGET_S = 300
+
+
+@dataclass
+class SweepReport:
+    """What one ``sweep_unclaimed_uploads`` run did: blobs it listed, blobs it deleted and
+    their bytes (snapshots not counted), old unclaimed blobs it kept because they were written
+    again after the listing, and whether it listed the whole container within its budget."""
+
+    listed: int = 0
+    deleted: int = 0
+    deleted_bytes: int = 0
+    rewritten: int = 0
+    complete: bool = True
+
+
+def sweep_unclaimed_uploads(now: dt.datetime | None = None, budget_s: float = SWEEP_BUDGET_S) -> SweepReport:
+    """Delete, with their snapshots, the blobs of the uploads container that no accepted photo
+    claims a day on. The rule: a blob last modified more than ``UNCLAIMED_AFTER_S`` seconds
+    before ``now`` (timezone-aware; default: the current time) is deleted when no images row
+    has its name (``blob_name``), or its row is ``failed``. Rows ``pending`` and ``indexing``
+    (the re-drive job's, ``redrive_uploads``) and ``processed`` keep their blob.
+
+    A second line: the blob trigger deletes the blob of a refused upload, of an unknown event
+    and of a deleted photo, ``delete_image`` and ``purge_tombstones`` those of deleted photos,
+    an event's delete its prefix. This removes what a failed storage call, a run that died or
+    a write outside any upload ticket left. The container is listed in pages of
+    ``SWEEP_PAGE`` names, each page checked in one query (``store.claimed_blobs``), for at
+    most ``budget_s`` seconds; the count and bytes deleted are logged.
+
+    Why a blob found unclaimed does not become claimed before its delete: upload tickets make
+    rows only for new names, so a row appears for an existing blob only when a run indexes a
+    write of it, and a run on a day-old write no longer comes (see ``UNCLAIMED_AFTER_S``); a
+    ``failed`` row never becomes ``pending`` or ``indexing`` again (``store.start_indexing``),
+    so it becomes ``processed`` only through a run on a new write of the blob. A new write,
+    and the sealing of a photo a run accepted, change the blob's ETag, and the delete is
+    conditional on the ETag listed (``If-Match``): a blob written after the listing is kept
+    (``SweepReport.rewritten``). Not covered: a host's ``POST images/{id}/reindex`` of a
+    day-old ``failed`` photo that reads the blob before the delete and writes ``processed``
+    after it; the photo is then listed without its blob.
+
+    Raises ``psycopg.OperationalError`` when the database is unreachable and
+    ``azure.core.exceptions.AzureError`` when storage is (the next run tries again; what was
+    deleted stays deleted, and nothing claimed is deleted).
+    """
+    cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(seconds=UNCLAIMED_AFTER_S)
+    deadline = time.monotonic() + budget_s
+    report = SweepReport()
+    container = storage.uploads_container()
+    for page in container.list_blobs(results_per_page=SWEEP_PAGE).by_page():
+        if time.monotonic() > deadline:
+            report.complete = False
+            break
+        blobs = list(page)
+        report.listed += len(blobs)
+        old = [b for b in blobs if b.last_modified < cutoff]
+        if not old:
+            continue
+        with connection() as conn:
+            claimed = store.claimed_blobs(conn, [b.name for b in old])
+        for blob in old:
+            if blob.name in claimed:
+                continue
+            # Gone meanwhile: a run, a photo's or an event's delete. Written again since it
+            # was listed: its run decides.
+            outcome = storage.delete_version(blob.name, blob.etag)
+            report.rewritten += outcome == "rewritten"
+            if outcome == "deleted":
+                report.deleted += 1
+                report.deleted_bytes += blob.size
+    if report.deleted or report.rewritten or not report.complete:
+        log.info("upload sweep: %d unclaimed blob(s) deleted (%d bytes) of %d listed, %d written again meanwhile%s",
+                 report.deleted, report.deleted_bytes, report.listed, report.rewritten,
+                 "" if report.complete else "; out of time, the rest waits for the next run")
+    return report

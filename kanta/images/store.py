@@ -118,16 +118,58 @@ def event_versions(conn: psycopg.Connection, event_id: int) -> tuple[int, int] |
 # --------------------------------------------------------------------------- images
 
 
-def insert_pending(conn: psycopg.Connection, event_id: int,
-                   images: Sequence[tuple[uuid.UUID, str, str, str]]) -> None:
-    """Record upload tickets: one ``pending`` image per ``(image_id, blob_name,
-    original_filename, content_type)``."""
+@dataclass(frozen=True)
+class PendingImage:
+    """An upload ticket to record: the image's id, blob name, the uploader's file name and
+    type, the size it declared (bytes; ``None``: none declared) and the guest link that
+    asked (``None``: the host)."""
+
+    image_id: uuid.UUID
+    blob_name: str
+    original_filename: str
+    content_type: str
+    declared_bytes: int | None = None
+    guest_link_id: int | None = None
+
+
+def insert_pending(conn: psycopg.Connection, event_id: int, images: Sequence[PendingImage]) -> None:
+    """Record upload tickets: one ``pending`` image each. A guest's image is charged its
+    declared size (``charged_bytes``), as its link's budget was."""
     with conn.cursor() as cur:
         cur.executemany(
-            """INSERT INTO images (id, event_id, blob_name, original_filename, content_type)
-               VALUES (%s, %s, %s, %s, %s)""",
-            [(image_id, event_id, blob, name, ctype) for image_id, blob, name, ctype in images],
+            """INSERT INTO images (id, event_id, blob_name, original_filename, content_type, declared_bytes,
+                                   guest_link_id, charged_bytes)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+            [(i.image_id, event_id, i.blob_name, i.original_filename, i.content_type, i.declared_bytes,
+              i.guest_link_id, i.declared_bytes if i.guest_link_id is not None else None) for i in images],
         )
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What an upload's ticket said, read when its blob arrives: the size it declared (bytes,
+    ``None``: none), and for a guest's upload the link that asked (``None``: the host's), the
+    bytes its budgets were charged before this arrival and when the ticket was issued."""
+
+    declared_bytes: int | None
+    guest_link_id: int | None
+    charged_bytes: int | None
+    issued_at: dt.datetime
+
+
+def charge_arrival(conn: psycopg.Connection, image_id: uuid.UUID, size_bytes: int) -> Arrival | None:
+    """Record that the image's blob arrived with ``size_bytes`` bytes: a guest's upload is
+    charged its real size from now on (``charged_bytes``). Returns the ticket's terms as they
+    were before (``None`` for an image without a row); the caller corrects the budgets by
+    the difference (``kanta.caps.adjust``) in this transaction."""
+    row = conn.execute(
+        """SELECT declared_bytes, guest_link_id, charged_bytes, created_at FROM images WHERE id = %s FOR UPDATE""",
+        (image_id,)).fetchone()
+    if row is None:
+        return None
+    if row["guest_link_id"] is not None and row["charged_bytes"] != size_bytes:
+        conn.execute("UPDATE images SET charged_bytes = %s WHERE id = %s", (size_bytes, image_id))
+    return Arrival(row["declared_bytes"], row["guest_link_id"], row["charged_bytes"], row["created_at"])
 
 
 def list_images(conn: psycopg.Connection, event_id: int, *, status: str | None, min_faces: int | None,
@@ -200,15 +242,32 @@ def bury_event_images(conn: psycopg.Connection, event_id: int) -> int:
     return _bury(conn, "event_id = %(key)s", event_id)
 
 
-def event_counts(conn: psycopg.Connection, event_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
-    """``event id → (images, faces)`` for the given events (absent ones count 0)."""
+@dataclass(frozen=True)
+class EventCounts:
+    """An event's photos (rows, any status) and faces, and the bytes it stores: its accepted
+    (``processed``) photos' blobs and its faces' thumbnails (thumbnails indexed before their
+    sizes were kept do not count)."""
+
+    image_count: int = 0
+    face_count: int = 0
+    photo_bytes: int = 0
+    thumbnail_bytes: int = 0
+
+
+def event_counts(conn: psycopg.Connection, event_ids: Sequence[int]) -> dict[int, EventCounts]:
+    """``event id → EventCounts`` for the given events (absent ones count 0)."""
     rows = conn.execute(
-        """SELECT e.id, (SELECT count(*) FROM images i WHERE i.event_id = e.id) AS images,
-                  (SELECT count(*) FROM faces f WHERE f.event_id = e.id) AS faces
-           FROM unnest(%s::bigint[]) AS e(id)""",
+        """SELECT e.id, i.images, i.photo_bytes, f.faces, f.thumbnail_bytes
+           FROM unnest(%s::bigint[]) AS e(id)
+           CROSS JOIN LATERAL (SELECT count(*) AS images,
+                                      coalesce(sum(size_bytes) FILTER (WHERE status = 'processed'), 0) AS photo_bytes
+                               FROM images WHERE event_id = e.id) i
+           CROSS JOIN LATERAL (SELECT count(*) AS faces, coalesce(sum(thumbnail_bytes), 0) AS thumbnail_bytes
+                               FROM faces WHERE event_id = e.id) f""",
         (list(event_ids),),
     ).fetchall()
-    return {r["id"]: (r["images"], r["faces"]) for r in rows}
+    return {r["id"]: EventCounts(r["images"], r["faces"], int(r["photo_bytes"]), int(r["thumbnail_bytes"]))
+            for r in rows}
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -471,7 +530,8 @@ def _write_result(conn: psycopg.Connection, image: ImageRecord, *, status: str, 
 class FaceRecord:
     """One face to store: ``descriptor`` float ``(128,)``, the box in pixels of the upright
     photo, how it was found, why it is kept out of people (or ``None``), its thumbnail blob,
-    the person it joins now (or ``None``), and its pose (``yaw``, ``roll``: degrees)."""
+    the person it joins now (or ``None``), its pose (``yaw``, ``roll``: degrees) and its
+    thumbnail's size in bytes."""
 
     bbox: BoundingBox
     descriptor: np.ndarray
@@ -484,6 +544,7 @@ class FaceRecord:
     person: int | None
     yaw: float | None = None
     roll: float | None = None
+    thumbnail_bytes: int | None = None
 
 
 def clear_faces(conn: psycopg.Connection, image_id: uuid.UUID) -> None:
@@ -503,11 +564,11 @@ def save_processed(conn: psycopg.Connection, image: ImageRecord, faces: Sequence
             cur.execute(
                 """INSERT INTO faces (image_id, event_id, bbox_x, bbox_y, bbox_width, bbox_height, descriptor,
                                       detector, angle, score, sharpness, excluded_reason, thumbnail_blob, cluster_id,
-                                      yaw, roll)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+                                      yaw, roll, thumbnail_bytes)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
                 (image.image_id, image.event_id, f.bbox.x, f.bbox.y, f.bbox.width, f.bbox.height,
                  np.asarray(f.descriptor, dtype=np.float32), f.detector, f.angle, f.score, f.sharpness, f.excluded,
-                 f.thumbnail_blob, f.person, f.yaw, f.roll),
+                 f.thumbnail_blob, f.person, f.yaw, f.roll, f.thumbnail_bytes),
             )
             ids.append(cur.fetchone()["id"])
     _faces_changed(conn, image.event_id)
@@ -821,3 +882,17 @@ def delete_event_images(conn: psycopg.Connection, event_id: int) -> int:
     if deleted:
         _faces_changed(conn, event_id)
     return deleted
+
+
+# --------------------------------------------------------------------------- storage sweep
+
+
+def claimed_blobs(conn: psycopg.Connection, blob_names: Sequence[str]) -> set[str]:
+    """The names among ``blob_names`` (blobs of the uploads container) that an image row
+    claims: a row with that ``blob_name`` whose status is ``pending``, ``indexing`` or
+    ``processed``. A ``failed`` row claims nothing: its bytes are no photo Kanta keeps. One
+    query (``blob_name`` is unique and indexed)."""
+    if not blob_names:
+        return set()
+    return {r["blob_name"] for r in conn.execute(
+        "SELECT blob_name FROM images WHERE blob_name = ANY(%s) AND status <> 'failed'", (list(blob_names),))}

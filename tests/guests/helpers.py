@@ -39,6 +39,8 @@ def guest_call(functions: dict[str, Callable], name: str, code: str, token: str 
     return resp.status_code, (json.loads(raw) if raw else None), dict(resp.headers)
 
 
-def upload_body(count: int = 1) -> dict[str, Any]:
-    """A body of ``POST …/uploads`` asking for ``count`` JPEG upload URLs."""
-    return {"files": [{"filename": f"guest-{i}.jpg", "content_type": "image/jpeg"} for i in range(count)]}
+def upload_body(count: int = 1, size_bytes: int = 1_000_000) -> dict[str, Any]:
+    """A body of ``POST …/uploads`` asking for ``count`` JPEG upload URLs, each file declared
+    ``size_bytes`` bytes."""
+    return {"files": [{"filename": f"guest-{i}.jpg", "content_type": "image/jpeg", "size_bytes": size_bytes}
+                      for i in range(count)]}

@@ -140,7 +140,7 @@ def test_the_event_details_guests_see(api, functions):
     status, details, _ = guest_call(functions, "guest_event", code, link["token"])
     assert status == 200
     assert set(details) == {"code", "name", "description", "starts_at", "ends_at", "rights", "link_expires_at",
-                            "face_search", "consent_text", "retention_ends_at", "privacy"}
+                            "face_search", "consent_text", "retention_ends_at", "privacy", "max_photo_bytes"}
     assert (details["name"], details["description"], details["consent_text"]) == ("Ana & Ben", "Garden party",
                                                                                  "Our own words.")
     assert details["face_search"] is True and details["link_expires_at"] == link["expires_at"]

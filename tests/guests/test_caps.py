@@ -1,7 +1,9 @@
 """Abuse caps of guest links: fixed-window counts in PostgreSQL, per link (upload URLs,
-searches, forget requests an hour) and per event (upload URLs a day); over a cap, 429 with
-Retry-After, the seconds to the window's end; a refused request counts nothing; counts are
-exact under concurrent requests; ended windows are deleted by the hourly timer."""
+bytes, searches, forget requests an hour) and per event (upload URLs and bytes a day); over
+a cap, 429 with Retry-After, the seconds to the window's end; a refused request counts
+nothing; bytes are charged as declared and corrected to the blob's real size when it
+arrives; counts are exact under concurrent requests; ended windows are deleted by the
+hourly timer."""
 
 from __future__ import annotations
 
@@ -44,8 +46,18 @@ def _expect_429(result, window_s: int) -> str:
     return body["message"]
 
 
-def _uploads(functions, code, token, count):
-    return guest_call(functions, "guest_create_uploads", code, token, "POST", json_body=upload_body(count))
+def _uploads(functions, code, token, count, size_bytes=1_000_000):
+    return guest_call(functions, "guest_create_uploads", code, token, "POST",
+                      json_body=upload_body(count, size_bytes))
+
+
+def _counted(scope: str, code: str) -> list[int]:
+    """The counts of ``scope`` (a link's or an event's) of event ``code``, by window."""
+    key = ("(SELECT id::text FROM guest_links WHERE event_id = (SELECT id FROM events WHERE code = %s))"
+           if scope.startswith("link") else "(SELECT id::text FROM events WHERE code = %s)")
+    with connection() as conn:
+        return [r["count"] for r in conn.execute(
+            f"SELECT count FROM rate_counters WHERE scope = %s AND key = {key} ORDER BY window_start", (scope, code))]
 
 
 def test_upload_urls_per_link_and_hour(api, functions, event, caps):
@@ -73,6 +85,83 @@ def test_upload_urls_per_event_and_day_across_links(api, functions, event, caps)
     # The host is not counted.
     status, _ = api("create_uploads", "POST", route={"code": code}, json_body=upload_body(10))
     assert status == 201
+
+
+def test_bytes_per_link_and_hour(api, functions, event, caps):
+    caps(KANTA_GUEST_BYTES_PER_HOUR=3_000_000)
+    code = event["code"]
+    token = guest_link(api, code)["token"]
+    assert _uploads(functions, code, token, 2)[0] == 201
+    message = _expect_429(_uploads(functions, code, token, 2), 3600)
+    assert "at most 3.0 MB of photos an hour" in message and "1.0 MB more" in message, message
+    assert _counted("link_bytes", code) == [2_000_000]  # the refused request counted nothing
+    assert _uploads(functions, code, token, 1)[0] == 201
+    _expect_429(_uploads(functions, code, token, 1, size_bytes=1), 3600)
+
+
+def test_bytes_per_event_and_day_across_links(api, functions, event, caps):
+    caps(KANTA_GUEST_BYTES_PER_EVENT_DAY=5_000_000)
+    code = event["code"]
+    assert _uploads(functions, code, guest_link(api, code)["token"], 4)[0] == 201
+    token = guest_link(api, code)["token"]  # rotating does not reset the event's day
+    message = _expect_429(_uploads(functions, code, token, 2), 86400)
+    assert "at most 5.0 MB of photos a day to this event" in message
+    assert _uploads(functions, code, token, 1)[0] == 201
+
+
+def test_a_file_over_the_size_limit_gets_no_url_and_costs_nothing(api, functions, event, caps):
+    caps(KANTA_MAX_IMAGE_BYTES=2_000_000)
+    code = event["code"]
+    token = guest_link(api, code)["token"]
+    body = upload_body(2)
+    body["files"][1]["size_bytes"] = 2_500_000
+    status, answer, _ = guest_call(functions, "guest_create_uploads", code, token, "POST", json_body=body)
+    assert (status, answer["code"]) == (422, "validation_error"), answer
+    assert answer["details"] == [{"field": "files.1.size_bytes", "type": "too_large",
+                                  "message": "guest-1.jpg is 2.5 MB; a photo may be at most 2.0 MB."}]
+    assert _counted("link_bytes", code) == _counted("link_uploads", code) == []
+    assert api("list_images", route={"code": code})[1]["items"] == []
+    # The guest's event details say the limit, so the page can refuse such a file itself.
+    assert guest_call(functions, "guest_event", code, token)[1]["max_photo_bytes"] == 2_000_000
+
+
+def test_guests_must_declare_each_file_size(api, functions, event):
+    code = event["code"]
+    token = guest_link(api, code)["token"]
+    body = {"files": [{"filename": "a.jpg", "content_type": "image/jpeg"}]}
+    status, answer, _ = guest_call(functions, "guest_create_uploads", code, token, "POST", json_body=body)
+    assert (status, answer["code"]) == (422, "validation_error")
+    assert [d["field"] for d in answer["details"]] == ["files.0.size_bytes"]
+
+
+def test_an_upload_is_charged_its_real_size_when_it_arrives(api, functions, event, caps):
+    from tests.helpers import browser_put, run_blob_trigger
+
+    caps(KANTA_GUEST_BYTES_PER_HOUR=12_000_000, KANTA_GUEST_BYTES_PER_EVENT_DAY=12_000_000)
+    code = event["code"]
+    token = guest_link(api, code)["token"]
+    status, batch, _ = _uploads(functions, code, token, 1, size_bytes=10_000_000)
+    assert status == 201
+    assert _counted("link_bytes", code) == _counted("event_bytes", code) == [10_000_000]
+    (ticket,) = batch["uploads"]
+    real = photo("obama_1.jpg")
+    assert browser_put(ticket, real) == 201
+    for _ in range(2):  # a repeated delivery charges nothing more
+        run_blob_trigger(functions, ticket["blob_name"])
+    assert _counted("link_bytes", code) == _counted("event_bytes", code) == [len(real)]
+    # What the declared size held back is free again.
+    assert _uploads(functions, code, token, 1, size_bytes=12_000_000 - len(real))[0] == 201
+    _expect_429(_uploads(functions, code, token, 1, size_bytes=1), 3600)
+
+
+def test_a_link_shown_to_the_host_says_its_limits(api, event, caps):
+    caps(KANTA_GUEST_BYTES_PER_HOUR=7_000_000_000)
+    link = guest_link(api, event["code"])
+    assert link["limits"]["bytes_per_hour"] == 7_000_000_000
+    status, shown = api("get_guest_link", route={"code": event["code"]})
+    assert status == 200 and shown["limits"] == link["limits"]
+    assert set(shown["limits"]) == {"uploads_per_hour", "uploads_per_event_day", "bytes_per_hour",
+                                    "bytes_per_event_day", "searches_per_hour", "forgets_per_hour", "max_photo_bytes"}
 
 
 def test_searches_per_link_and_hour_count_even_failed_ones(api, functions, event, caps):
@@ -120,11 +209,19 @@ def test_counts_are_exact_under_concurrent_requests(api, functions, event, caps)
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         statuses = list(pool.map(lambda _: _uploads(functions, code, token, 1)[0], range(12)))
     assert sorted(statuses) == [201] * 5 + [429] * 7
-    with connection() as conn:
-        counts = [r["count"] for r in conn.execute(
-            "SELECT count FROM rate_counters WHERE scope = 'link_uploads' AND key = "
-            "(SELECT id::text FROM guest_links WHERE event_id = (SELECT id FROM events WHERE code = %s))", (code,))]
-    assert counts == [5]
+    assert _counted("link_uploads", code) == [5]
+
+
+def test_byte_budgets_are_exact_under_concurrent_requests(api, functions, event, caps):
+    # Four threads stand for four instances: each request charges in its own transaction.
+    caps(KANTA_GUEST_BYTES_PER_HOUR=7_500_000)
+    code = event["code"]
+    token = guest_link(api, code)["token"]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(lambda _: _uploads(functions, code, token, 2)[0], range(12)))
+    assert sorted(statuses) == [201] * 3 + [429] * 9
+    assert _counted("link_bytes", code) == [6_000_000]
+    assert len(api("list_images", route={"code": code})[1]["items"]) == 6
 
 
 def test_the_hourly_timer_deletes_ended_windows(functions):

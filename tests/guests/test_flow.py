@@ -25,7 +25,7 @@ def _url_expiry(url: str) -> dt.datetime:
 
 
 def _guest_uploads(functions, code: str, token: str, names: list[str]) -> dict[str, dict]:
-    files = [{"filename": n, "content_type": "image/jpeg"} for n in names]
+    files = [{"filename": n, "content_type": "image/jpeg", "size_bytes": len(photo(n))} for n in names]
     status, body, _ = guest_call(functions, "guest_create_uploads", code, token, "POST", json_body={"files": files})
     assert status == 201, body
     tickets = dict(zip(names, body["uploads"]))

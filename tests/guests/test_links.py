@@ -72,7 +72,7 @@ def test_the_token_is_shown_once_and_stored_only_as_its_sha256(api, event, funct
     assert bytes(row["token_sha256"]) == hashlib.sha256(token.encode()).digest()
     assert token not in repr(row)
     status, state = api("get_guest_link", route={"code": event["code"]})
-    assert status == 200 and set(state) == {"rights", "expires_at", "created_at", "expired"}
+    assert status == 200 and set(state) == {"rights", "expires_at", "created_at", "expired", "limits"}
     assert token not in repr(state) and state["expired"] is False
 
 

@@ -53,13 +53,15 @@ def test_reindexing_a_photo_whose_trigger_never_ran_indexes_it(api, functions, e
     assert (body["status"], body["face_count"], len(body["faces"])) == ("processed", 1, 1)
 
 
-def test_reindexing_a_bad_photo_keeps_it_failed(api, functions, event):
+def test_reindexing_a_bad_photo_says_its_file_was_removed_and_keeps_it_failed(api, functions, event):
     upload = upload_ticket(api, event["code"])
     assert browser_put(upload, b"not a photo at all") == 201
     run_blob_trigger(functions, upload["blob_name"])
-    status, body = reindex(api, upload["image_id"])
-    assert status == 200, body
-    assert (body["status"], body["failure_code"], body["faces"]) == ("failed", "not_an_image", [])
+    status, body = reindex(api, upload["image_id"])  # the refused blob was deleted
+    assert (status, body["code"]) == (409, "image_not_uploaded"), body
+    assert "refused and removed" in body["message"]
+    image = api("get_image", route={"image_id": upload["image_id"]})[1]
+    assert (image["status"], image["failure_code"], image["faces"]) == ("failed", "not_an_image", [])
 
 
 def test_reindexing_a_photo_not_uploaded_yet_is_409(api, event):

@@ -11,11 +11,12 @@ Screenshots of every step, at 360x780 and 1280x800, go to ``test-output/screensh
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -305,3 +306,162 @@ def test_an_upload_whose_answer_was_lost_is_not_uploaded_twice(site, guests, api
     status, listed = api("list_images", route={"code": event["code"]})
     assert status == 200 and [i["original_filename"] for i in listed["items"]] == ["kit_harington_2.jpg"]
     assert [e for e in guest.errors if "ERR_CONNECTION_RESET" not in e and "403" not in e] == []
+
+
+# ---------------------------------------------------------------- sizes and limits of uploads
+
+
+#: The upload-URL request of the guest page: ``POST …/api/guest/events/{code}/uploads``.
+UPLOAD_URLS = re.compile(r"/api/guest/events/[^/?#]+/uploads$")
+#: What the page and the server say of a 2.5 MB file when photos may have 2.0 MB at most
+#: (decimal megabytes with one decimal, as ``kanta.caps.size_in_words`` writes them).
+TOO_LARGE = "big.jpg is 2.5 MB; a photo may be at most 2.0 MB."
+
+
+def upload_url_requests(page: Any) -> list[Any]:
+    """The upload-URL requests ``page`` sends from now on, as they are sent."""
+    sent: list[Any] = []
+    page.on("request", lambda r: sent.append(r) if r.method == "POST" and UPLOAD_URLS.search(r.url) else None)
+    return sent
+
+
+def declared(*paths: Path) -> dict[str, list[dict[str, Any]]]:
+    """The body the page should send for JPEG files ``paths``: each file's name, type and size."""
+    return {"files": [{"filename": p.name, "content_type": "image/jpeg", "size_bytes": p.stat().st_size}
+                      for p in paths]}
+
+
+@pytest.fixture
+def max_photo_bytes(monkeypatch) -> Iterator[Callable[[int], None]]:
+    """Set ``KANTA_MAX_IMAGE_BYTES`` for one test: the local host runs in this process, so the
+    guest page's event details and the server's checks both follow it."""
+    from kanta.config import get_settings
+
+    def set_limit(limit: int) -> None:
+        monkeypatch.setenv("KANTA_MAX_IMAGE_BYTES", str(limit))
+        get_settings.cache_clear()
+
+    yield set_limit
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def big_file(tmp_path) -> Path:
+    """A 2.5 MB ``.jpg`` (random bytes: the tests that use it never let it reach storage)."""
+    path = tmp_path / "big.jpg"
+    path.write_bytes(os.urandom(2_500_000))
+    return path
+
+
+def test_the_upload_url_request_declares_each_files_size(site, guests, api, event):
+    guest = guests("declared-size")
+    page = guest.page
+    page.goto(guest_link(event["code"], site))
+    expect(page.locator("#upload")).to_be_visible()
+    files = [DATA / "kit_harington_1.jpg", DATA / "rose_leslie_1.jpg"]
+    with page.expect_request(lambda r: r.method == "POST" and UPLOAD_URLS.search(r.url)) as asked:
+        page.set_input_files("#pick-photos", [str(p) for p in files])
+    assert asked.value.post_data_json == declared(*files)
+    assert asked.value.response().status == 201  # the real app took the declared sizes
+    expect(page.locator("#uploads .state")).to_have_text(["Added", "Added"], timeout=STEP_S * 1000)
+    ids = image_ids_by_file(api, event["code"])
+    for path in files:
+        assert api("get_image", route={"image_id": ids[path.name]})[1]["size_bytes"] == path.stat().st_size
+    assert guest.errors == []
+
+
+def test_a_photo_over_the_limit_is_refused_in_the_page_and_never_asked_for(site, guests, api, event,
+                                                                           max_photo_bytes, big_file):
+    """The page knows the largest photo from the event's details: a larger file is refused
+    on its row in the server's words without a request; the other files of the pick go on."""
+    max_photo_bytes(2_000_000)
+    guest = guests("too-large")
+    page = guest.page
+    page.goto(guest_link(event["code"], site))
+    expect(page.locator("#upload-hint")).to_contain_text("up to 2.0 MB each")
+    sent = upload_url_requests(page)
+    small = DATA / "kit_harington_2.jpg"
+    page.set_input_files("#pick-photos", [str(big_file), str(small)])
+    rows = page.locator("#uploads li")
+    expect(rows.nth(0).locator(".state")).to_have_text(f"Not added: {TOO_LARGE}")
+    expect(rows.nth(1).locator(".state")).to_have_text("Added", timeout=STEP_S * 1000)
+    guest.shot("too-large")
+    assert [r.post_data_json for r in sent] == [declared(small)]
+    assert rows.nth(0).get_by_role("button").count() == 0  # nothing to retry: the file is refused
+    assert sorted(image_ids_by_file(api, event["code"])) == [small.name]
+    assert guest.errors == []
+
+
+def test_a_page_not_told_the_limit_shows_the_servers_refusal_and_sends_the_other_files(
+        site, guests, api, event, max_photo_bytes, big_file):
+    """Event details without ``max_photo_bytes`` (as from a server before it): the page asks
+    for both files, the real server refuses the request for the large one (422, per file), and
+    the page shows that on its row and asks again for the other file alone."""
+    max_photo_bytes(2_000_000)
+    guest = guests("too-large-server")
+    page = guest.page
+
+    def without_limit(route: Any) -> None:
+        answer = route.fetch()
+        details = answer.json()
+        details.pop("max_photo_bytes", None)
+        route.fulfill(response=answer, json=details)
+
+    page.route(re.compile(r"/api/guest/events/[^/?#]+$"), without_limit)
+    page.goto(guest_link(event["code"], site))
+    expect(page.locator("#upload")).to_be_visible()
+    sent = upload_url_requests(page)
+    small = DATA / "kit_harington_2.jpg"
+    page.set_input_files("#pick-photos", [str(big_file), str(small)])
+    rows = page.locator("#uploads li")
+    expect(rows.nth(0).locator(".state")).to_have_text(f"Not added: {TOO_LARGE}")
+    expect(rows.nth(1).locator(".state")).to_have_text("Added", timeout=STEP_S * 1000)
+    assert [r.post_data_json for r in sent] == [declared(big_file, small), declared(small)]
+    refusal = sent[0].response()
+    assert refusal.status == 422
+    assert refusal.json()["details"] == [{"field": "files.0.size_bytes", "message": TOO_LARGE, "type": "too_large"}]
+    assert sorted(image_ids_by_file(api, event["code"])) == [small.name]
+    assert [e for e in guest.errors if "422" not in e] == []
+
+
+def test_an_upload_limit_reached_says_the_servers_words_then_the_retry_goes_through(site, guests, api, event):
+    """The 429 answers are faked here (``page.route``): the real caps and byte budgets, their
+    messages and ``Retry-After`` are tested server-side (``tests/guests/test_caps.py``). The
+    first answer carries Kanta's message, the second none; the third request reaches the app."""
+    guest = guests("over-budget")
+    page = guest.page
+    page.goto(guest_link(event["code"], site))
+    expect(page.locator("#upload")).to_be_visible()
+    message = "This guest link may upload at most 5.0 GB of photos an hour. Try again in 40 minutes."
+    answers = [{"code": "too_many_requests", "message": message}, None]
+
+    def over_budget(route: Any) -> None:
+        if route.request.method != "POST" or not answers:
+            route.continue_()
+            return
+        body = answers.pop(0)
+        route.fulfill(status=429, headers={"Retry-After": "2400"}, content_type="application/json",
+                      body="" if body is None else json.dumps(body))
+
+    page.route(UPLOAD_URLS, over_budget)
+    puts = []
+    page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" else None)
+    photo = DATA / "kit_harington_2.jpg"
+    page.set_input_files("#pick-photos", [str(photo)])
+    status = page.locator("#upload-status")
+    row = page.locator("#uploads li").first
+    expect(status).to_have_text(message)
+    expect(row.locator(".state")).to_have_text("Not sent: too many uploads just now. Try again later.")
+    assert status.get_attribute("aria-live") == "polite" and status.get_attribute("role") == "status"
+    guest.shot("over-budget")
+
+    row.get_by_role("button", name=f"Retry {photo.name}").click()
+    expect(status).to_have_text("Too many requests from this link just now. Wait a little and try again.")
+    assert puts == []  # no photo went to storage while refused
+
+    row.get_by_role("button", name=f"Retry {photo.name}").click()
+    expect(row.locator(".state")).to_have_text("Added", timeout=STEP_S * 1000)
+    expect(status).to_be_empty()
+    assert sorted(image_ids_by_file(api, event["code"])) == [photo.name]
+    assert [e for e in guest.errors if "429" not in e] == []

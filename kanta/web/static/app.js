@@ -28,6 +28,10 @@
       super((body && body.message) || `The server answered ${status}.`);
       this.status = status;
       this.code = body && body.code;
+      // Kanta's own words, if it sent any (a 429's says the limit and when to try again).
+      this.serverMessage = (body && typeof body.message === "string" && body.message) || "";
+      // A validation_error's problems: [{field, message, type}].
+      this.details = (body && Array.isArray(body.details)) ? body.details : [];
     }
   }
 
@@ -59,8 +63,30 @@
         "Ask the host for the event's current QR code or link.";
     }
     if (error.status === 404) return "There is no such event. Check that you opened the whole link.";
-    if (error.status === 429) return "Too many requests from this link just now. Wait a little and try again.";
+    if (error.status === 429) {
+      return error.serverMessage || "Too many requests from this link just now. Wait a little and try again.";
+    }
     return error.message;
+  }
+
+  // A size as people read it, written as Kanta writes it (kanta.caps.size_in_words): decimal
+  // megabytes with one decimal ("60.0 MB"), gigabytes from 1000 MB, kB or bytes below 1 MB.
+  function sizeInWords(bytes) {
+    for (const [unit, name] of [[1e9, "GB"], [1e6, "MB"], [1e3, "kB"]]) {
+      if (bytes < unit) continue;
+      // Python rounds an exact half to even and toFixed rounds it up: with one decimal they
+      // differ only where the size is exactly n.25 units (Python n.2, toFixed n.3).
+      const quarters = (bytes * 4) / unit;
+      if (Number.isInteger(quarters) && quarters % 4 === 1) return `${(quarters - 1) / 4}.2 ${name}`;
+      return `${(bytes / unit).toFixed(1)} ${name}`;
+    }
+    return `${bytes} bytes`;
+  }
+
+  // The largest photo the event takes (bytes), or null when the server did not say.
+  function maxPhotoBytes() {
+    const limit = eventInfo && eventInfo.max_photo_bytes;
+    return Number.isInteger(limit) && limit > 0 ? limit : null;
   }
 
   // ---------------------------------------------------------------- joining
@@ -97,6 +123,10 @@
     $("join").hidden = false;
     const rights = eventInfo.rights;
     $("upload").hidden = !rights.upload;
+    if (maxPhotoBytes()) {
+      $("upload-hint").textContent = "Photos go straight to the event's storage. JPEG, PNG or WebP, " +
+        `up to ${sizeInWords(maxPhotoBytes())} each.`;
+    }
     $("find").hidden = !(rights.find_me && eventInfo.face_search);
     $("forget").hidden = !rights.find_me;
     $("gallery").hidden = !rights.gallery;
@@ -193,12 +223,25 @@
     await follow(ticket, ui);
   }
 
+  // The upload status area: what concerns a whole request (a limit reached), said once
+  // rather than on every file's row.
+  function uploadStatus(message) {
+    $("upload-status").textContent = message;
+  }
+
   async function upload(files, rows) {
     const wanted = [];
+    const limit = maxPhotoBytes();
     files.forEach((file, i) => {
       const ui = rows ? rows[i] : uploadRow(file);
       if (!TYPES.has(file.type)) {
         ui.set("Not added: only JPEG, PNG or WebP photos can be uploaded.", "failed");
+      } else if (file.size === 0) {
+        ui.set(`Not added: ${file.name} is empty.`, "failed");
+      } else if (limit !== null && file.size > limit) {
+        // Refused here, as the server would refuse it: its bytes and size are never sent.
+        ui.set(`Not added: ${file.name} is ${sizeInWords(file.size)}; a photo may be at most ${sizeInWords(limit)}.`,
+          "failed");
       } else {
         ui.set("Preparing…");
         wanted.push([file, ui]);
@@ -206,20 +249,68 @@
     });
     // The server takes up to 50 files per request.
     for (let start = 0; start < wanted.length; start += 50) {
-      const batch = wanted.slice(start, start + 50);
-      let tickets;
-      try {
-        const body = JSON.stringify({ files: batch.map(([file]) => ({ filename: file.name, content_type: file.type })) });
-        tickets = (await call("/uploads", { method: "POST", body, type: "application/json" })).uploads;
-      } catch (error) {
-        for (const [file, ui] of batch) {
-          ui.set(error.status === 401 ? tokenProblem(error) : `Not sent: ${error.message}`, "failed");
-          if (error.status !== 401) ui.retry(() => upload([file], [ui]));
-        }
-        continue;
-      }
-      await Promise.all(batch.map(([file, ui], i) => send(tickets[i], file, ui)));
+      await requestUrls(wanted.slice(start, start + 50));
     }
+  }
+
+  // Ask for the upload URLs of `batch` ([file, row] pairs), then send each file to its own.
+  async function requestUrls(batch) {
+    let tickets;
+    try {
+      const files = batch.map(([file]) => ({ filename: file.name, content_type: file.type, size_bytes: file.size }));
+      tickets = (await call("/uploads", { method: "POST", body: JSON.stringify({ files }), type: "application/json" }))
+        .uploads;
+    } catch (error) {
+      await refused(batch, error);
+      return;
+    }
+    uploadStatus("");
+    await Promise.all(batch.map(([file, ui], i) => send(tickets[i], file, ui)));
+  }
+
+  // The server gave `batch` no upload URLs: say why, where it belongs.
+  async function refused(batch, error) {
+    const retryEach = (text, pairs = batch) => {
+      for (const [file, ui] of pairs) {
+        ui.set(text, "failed");
+        ui.retry(() => upload([file], [ui]));
+      }
+    };
+    if (error.status === 401) {
+      for (const [, ui] of batch) ui.set(tokenProblem(error), "failed");
+      return;
+    }
+    if (error.status === 429) {
+      // A cap or byte budget of the link or the event: the server's message says which and
+      // when to try again.
+      uploadStatus(tokenProblem(error));
+      retryEach("Not sent: too many uploads just now. Try again later.");
+      return;
+    }
+    if (error.status === 422 && error.details.length) {
+      // Problems of one file (field "files.<i>.…") go on its row; that file is not added.
+      const perFile = new Map();
+      const general = [];
+      for (const detail of error.details) {
+        const index = /^files\.(\d+)(\.|$)/.exec(String(detail.field || ""));
+        const i = index ? Number(index[1]) : -1;
+        if (i >= 0 && i < batch.length) perFile.set(i, [...(perFile.get(i) || []), detail.message]);
+        else general.push(detail.message);
+      }
+      batch.forEach(([, ui], i) => {
+        if (perFile.has(i)) ui.set(`Not added: ${perFile.get(i).join(" ")}`, "failed");
+      });
+      const others = batch.filter((_, i) => !perFile.has(i));
+      if (general.length) {
+        uploadStatus(general.join(" "));
+        retryEach("Not sent: see the message above.", others);
+        return;
+      }
+      // The other files were refused only along with those: ask again without them.
+      if (others.length) await requestUrls(others);
+      return;
+    }
+    retryEach(`Not sent: ${error.message}`);
   }
 
   function onFiles(input) {

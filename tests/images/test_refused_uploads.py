@@ -80,3 +80,18 @@ def test_a_blob_larger_than_declared_is_refused_and_deleted(api, event, guest):
     assert statuses["honest.jpg"]["status"] == "processed"
     assert len(event_blobs(event["code"])) == 1
 
+
+
+def test_the_host_sees_what_the_event_stores(api, event, guest):
+    before = api("get_event", route={"code": event["code"]})[1]["stored_bytes"]
+    assert before == {"photos": 0, "thumbnails": 0, "total": 0}
+    guest({"kept.jpg": photo("biden_1.jpg"), "notes.jpg": b"not a photo\n" * 10})
+    from kanta.storage import faces_container
+
+    stored = api("get_event", route={"code": event["code"]})[1]["stored_bytes"]
+    thumbnails = sum(b.size for b in faces_container().list_blobs(name_starts_with=f"{event['code']}/"))
+    # Accepted photos and thumbnails count, as storage holds them; the refused file does not.
+    assert stored == {"photos": len(photo("biden_1.jpg")), "thumbnails": thumbnails,
+                      "total": len(photo("biden_1.jpg")) + thumbnails} and thumbnails > 0
+    listed = api("list_events", params={"limit": "200"})[1]["items"]
+    assert [e["stored_bytes"] for e in listed if e["code"] == event["code"]] == [stored]

@@ -5,7 +5,8 @@ against the local host over real HTTP, with real PostgreSQL, Azurite (CORS set a
 poller in the background.
 
 Screenshots of every step, at 360x780 and 1280x800, go to ``test-output/screenshots/``
-(ignored by git).
+(ignored by git), and at each step axe-core (npm, ``node_modules/axe-core``) scans the page
+in the browser on both screens: no serious or critical violation may be found.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ expect = playwright_api.expect
 
 CHROMIUM = os.environ.get("KANTA_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+#: Impacts of axe-core findings that fail a step (WCAG 2.x A and AA rules, best practices).
+BLOCKING_IMPACTS = {"serious", "critical"}
 #: The two screens every step is shot at: a small phone and a laptop.
 VIEWPORTS = {"phone": {"width": 360, "height": 780}, "desktop": {"width": 1280, "height": 800}}
 #: Seconds the page may take to show what a step does (indexing runs dlib on 2 shared cores).
@@ -89,7 +93,22 @@ class Guest:
             width = self.page.evaluate("document.documentElement.scrollWidth")
             assert width <= size["width"], f"{step}: the page is {width} px wide on a {size['width']} px screen"
             self.page.screenshot(path=SHOTS / f"{self.name}-{step}-{screen}.png", full_page=True)
+            self.check_accessibility(f"{step} ({screen})")
         self.page.set_viewport_size(VIEWPORTS["phone"])
+
+    def check_accessibility(self, where: str) -> None:
+        """Run axe-core on the page as it is now; fail on any serious or critical violation,
+        naming the rule and the elements. The script is evaluated through the DevTools
+        protocol, which the page's Content-Security-Policy does not govern (the page itself
+        still runs under it)."""
+        if not AXE.exists():
+            pytest.fail(f"no axe-core at {AXE}: run scripts/bootstrap (npm install)")
+        if not self.page.evaluate("typeof axe !== 'undefined'"):
+            self.page.evaluate(AXE.read_text())
+        found = self.page.evaluate("async () => (await axe.run(document)).violations.map("
+                                   "v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))")
+        blocking = [v for v in found if v["impact"] in BLOCKING_IMPACTS]
+        assert blocking == [], f"{self.name} {where}: {blocking}"
 
     def close(self) -> None:
         self.context.close()
@@ -216,6 +235,7 @@ def test_the_page_is_usable_with_the_keyboard_and_every_control_has_a_label(site
     page = guest.page
     page.goto(guest_link(event["code"], site, upload=True, find_me=True, gallery=True))
     expect(page.locator("#upload")).to_be_visible()
+    guest.check_accessibility("every section shown")
     # Every control a guest can reach has a name a screen reader says.
     for control in page.locator("main input, main button:visible, main label.button").all():
         assert control.evaluate("e => (e.labels && e.labels.length ? e.labels[0].textContent : e.textContent).trim()"), \

@@ -1,6 +1,6 @@
 """Images logic: upload tickets, listing, detail, deletion and re-indexing (the HTTP API),
 and the lifecycle jobs the timers run: expiring uploads that never came, re-driving photos
-no run indexed, purging old tombstones."""
+no run indexed, purging old tombstones, sweeping upload blobs no accepted photo claims."""
 
 from __future__ import annotations
 

@@ -120,7 +120,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "face_not_found": (404, "No face has this id."),
     "guest_link_not_found": (404, "The event has no guest link."),
     "file_not_found": (404, "The API reference has no file of this name."),
-    "asset_not_found": (404, "The guest page has no file of this name."),
+    "asset_not_found": (404, "The page (guest page or host console) has no file of this name."),
     "route_not_found": (404, ("No route matches the path (a parameter that is empty or holds a '/'). Kanta's "
                              "local host answers so; the Functions host answers 404 with no body.")),
     "event_exists": (409, "An event already has this code."),

@@ -46,6 +46,8 @@ HTTP = {
     "erase_person": ("events/{code}/clusters/{cluster_id}/erase", ["POST"], "FUNCTION"),
     "guest_page": ("join/{code}", ["GET"], "ANONYMOUS"),
     "guest_page_asset": ("join-assets/{name}", ["GET"], "ANONYMOUS"),
+    "host_console": ("host", ["GET"], "ANONYMOUS"),
+    "host_console_asset": ("host-assets/{name}", ["GET"], "ANONYMOUS"),
 }
 #: One timer per job: its schedule (six-field NCRONTAB), fixed unless an app setting names it.
 TIMERS = {

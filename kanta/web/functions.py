@@ -1,6 +1,11 @@
-"""Triggers of the guest web page (anonymous): ``GET /api/join/{code}`` serves the page and
-``GET /api/join-assets/{name}`` its script and style sheet, all from ``static/`` next to this
-module: no CDN, no build step.
+"""Triggers of the web pages (anonymous), all served from ``static/`` next to this module: no
+CDN, no build step.
+
+- The guest page: ``GET /api/join/{code}`` and ``GET /api/join-assets/{name}`` (its script and
+  style sheet).
+- The host console: ``GET /api/host`` and ``GET /api/host-assets/{name}``. The page holds
+  nothing secret: the host signs in with the Function App's key, which the page keeps in the
+  tab's ``sessionStorage`` and sends in ``x-functions-key`` on each API call (never in a URL).
 
 The page reads the guest link's token from the URL fragment (``#t=...``), which browsers
 never send to a server, and sends it to the guest routes in ``Authorization: Bearer``; so the
@@ -25,16 +30,20 @@ bp = func.Blueprint()
 
 #: The page's files.
 STATIC = Path(__file__).parent / "static"
-#: The files served under ``join-assets/``, with their media types: nothing else is.
-ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
+#: Media type of the pages' scripts and style sheets, by extension.
+MEDIA_TYPES = {"js": "text/javascript", "css": "text/css"}
+#: The files each page's asset route serves (``join-assets/``: the guest page's,
+#: ``host-assets/``: the host console's): nothing else is.
+ASSETS = ("common.js", "common.css", "app.js", "app.css")
+HOST_ASSETS = ("common.js", "common.css", "host.js", "host.css")
 #: Seconds browsers may cache the page's files (short: a new deployment shows within minutes).
 CACHE_S = 300
 
 
 @functools.cache
 def _read(name: str) -> bytes:
-    """The bytes of ``static/{name}`` (``index.html`` or a key of ``ASSETS``), read once per
-    process: they change only with a deployment."""
+    """The bytes of ``static/{name}`` (``index.html``, ``host.html`` or one of ``ASSETS`` and
+    ``HOST_ASSETS``), read once per process: they change only with a deployment."""
     return (STATIC / name).read_bytes()
 
 
@@ -81,9 +90,36 @@ def guest_page(req: func.HttpRequest) -> func.HttpResponse:
            responses={200: ("text/javascript", "text/css")}, errors=("asset_not_found",), database=False)
 @api
 def guest_page_asset(req: func.HttpRequest) -> func.HttpResponse:
-    """``GET /api/join-assets/{name}`` → ``app.js`` or ``app.css``; 404 ``asset_not_found`` for
-    any other name (a fixed list: no path is ever built from the request)."""
-    name = req.route_params.get("name", "")
-    if name not in ASSETS:
-        raise NotFound("asset_not_found", "The guest page has no such file.")
-    return file_response(_read(name), ASSETS[name], security_headers())
+    """``GET /api/join-assets/{name}`` → one of ``ASSETS``; 404 ``asset_not_found`` for any
+    other name."""
+    return _asset(req.route_params.get("name", ""), ASSETS, "The guest page")
+
+
+def _asset(name: str, names: tuple[str, ...], page: str) -> func.HttpResponse:
+    """``static/{name}`` when ``name`` is one of ``names`` (a fixed list: no path is ever built
+    from the request), else ``NotFound`` ``asset_not_found`` saying ``page`` has no such file."""
+    if name not in names:
+        raise NotFound("asset_not_found", f"{page} has no such file.")
+    return file_response(_read(name), MEDIA_TYPES[name.rsplit(".", 1)[1]], security_headers())
+
+
+@bp.function_name("host_console")
+@bp.route(route="host", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@operation(summary="The host console (sign in with the function key)", tag="web", auth="anonymous",
+           responses={200: "text/html"}, database=False)
+@api
+def host_console(req: func.HttpRequest) -> func.HttpResponse:
+    """``GET /api/host`` → the host console (HTML). Anonymous: the page holds nothing secret;
+    every API call it makes carries the key the host signs in with, and the API checks it."""
+    return file_response(_read("host.html"), "text/html", security_headers())
+
+
+@bp.function_name("host_console_asset")
+@bp.route(route="host-assets/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@operation(summary="A file of the host console", tag="web", auth="anonymous",
+           responses={200: ("text/javascript", "text/css")}, errors=("asset_not_found",), database=False)
+@api
+def host_console_asset(req: func.HttpRequest) -> func.HttpResponse:
+    """``GET /api/host-assets/{name}`` → one of ``HOST_ASSETS``; 404 ``asset_not_found`` for
+    any other name."""
+    return _asset(req.route_params.get("name", ""), HOST_ASSETS, "The host console")

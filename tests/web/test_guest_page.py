@@ -15,8 +15,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,18 +22,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.helpers import DATA, local_host
+from tests.helpers import DATA
+from tests.web.helpers import Tab, expect
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
-
-CHROMIUM = os.environ.get("KANTA_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-#: Impacts of axe-core findings that fail a step (WCAG 2.x A and AA rules, best practices).
-BLOCKING_IMPACTS = {"serious", "critical"}
-#: The two screens every step is shot at: a small phone and a laptop.
-VIEWPORTS = {"phone": {"width": 360, "height": 780}, "desktop": {"width": 1280, "height": 800}}
 #: Seconds the page may take to show what a step does (indexing runs dlib on 2 shared cores).
 STEP_S = 90
 #: The guest's photos: two with Barack Obama in them, two without.
@@ -44,82 +33,12 @@ PHOTOS = ["obama_1.jpg", "group_biden_obama.jpg", "biden_1.jpg", "rose_leslie_1.
 SELFIE = "obama_3.jpg"
 
 
-@pytest.fixture(scope="module")
-def site(services) -> Iterator[str]:
-    """The local host serving ``function_app.app`` on a free port, its blob poller running in
-    the background, and Azurite's CORS allowing the page's origin; yields that origin."""
-    from function_app import app
-    from kanta.local.host import BlobPoller, run_background
-    from kanta.storage import allow_browser_origins, get_blob_service, uploads_container
-
-    poller = BlobPoller(app, get_blob_service())
-    # Blobs of earlier tests are done: the poller runs the trigger only for this module's.
-    poller.receipts = {f"encode_uploaded_image:uploads/{b.name}": b.etag for b in uploads_container().list_blobs()}
-    stop = threading.Event()
-    with local_host(app) as origin:
-        allow_browser_origins([origin])
-        run_background(stop, 0.5, [poller.poll_once])
-        yield origin
-        stop.set()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium package (scripts/bootstrap does)")
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-class Guest:
-    """One guest's browser tab, with the console errors and page errors it produced."""
-
-    def __init__(self, browser: Any, name: str) -> None:
-        self.context = browser.new_context(viewport=VIEWPORTS["phone"], accept_downloads=True)
-        self.page = self.context.new_page()
-        self.name = name
-        self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def shot(self, step: str) -> None:
-        """Screenshots of the page as it is now, on each screen of ``VIEWPORTS``; on none may
-        the page be wider than the screen (no sideways scrolling on a phone)."""
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        for screen, size in VIEWPORTS.items():
-            self.page.set_viewport_size(size)
-            width = self.page.evaluate("document.documentElement.scrollWidth")
-            assert width <= size["width"], f"{step}: the page is {width} px wide on a {size['width']} px screen"
-            self.page.screenshot(path=SHOTS / f"{self.name}-{step}-{screen}.png", full_page=True)
-            self.check_accessibility(f"{step} ({screen})")
-        self.page.set_viewport_size(VIEWPORTS["phone"])
-
-    def check_accessibility(self, where: str) -> None:
-        """Run axe-core on the page as it is now; fail on any serious or critical violation,
-        naming the rule and the elements. The script is evaluated through the DevTools
-        protocol, which the page's Content-Security-Policy does not govern (the page itself
-        still runs under it)."""
-        if not AXE.exists():
-            pytest.fail(f"no axe-core at {AXE}: run scripts/bootstrap (npm install)")
-        if not self.page.evaluate("typeof axe !== 'undefined'"):
-            self.page.evaluate(AXE.read_text())
-        found = self.page.evaluate("async () => (await axe.run(document)).violations.map("
-                                   "v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))")
-        blocking = [v for v in found if v["impact"] in BLOCKING_IMPACTS]
-        assert blocking == [], f"{self.name} {where}: {blocking}"
-
-    def close(self) -> None:
-        self.context.close()
-
-
 @pytest.fixture
 def guests(browser) -> Iterator[Any]:
-    opened: list[Guest] = []
+    opened: list[Tab] = []
 
-    def open_tab(name: str) -> Guest:
-        opened.append(Guest(browser, name))
+    def open_tab(name: str) -> Tab:
+        opened.append(Tab(browser, name))
         return opened[-1]
 
     yield open_tab

@@ -202,24 +202,26 @@ def test_forget_requests_per_link_and_hour(api, functions, event, caps, monkeypa
     assert calls == [code]
 
 
+def _at_once(functions, code, token, *, files: int) -> list[int]:
+    """Statuses of 12 upload-URL requests of ``files`` files each (1 MB declared per file),
+    sent by 4 threads at once: four instances, each charging in its own transaction."""
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        return list(pool.map(lambda _: _uploads(functions, code, token, files)[0], range(12)))
+
+
 def test_counts_are_exact_under_concurrent_requests(api, functions, event, caps):
     caps(KANTA_GUEST_UPLOADS_PER_HOUR=5)
     code = event["code"]
     token = guest_link(api, code)["token"]
-    with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        statuses = list(pool.map(lambda _: _uploads(functions, code, token, 1)[0], range(12)))
-    assert sorted(statuses) == [201] * 5 + [429] * 7
+    assert sorted(_at_once(functions, code, token, files=1)) == [201] * 5 + [429] * 7
     assert _counted("link_uploads", code) == [5]
 
 
 def test_byte_budgets_are_exact_under_concurrent_requests(api, functions, event, caps):
-    # Four threads stand for four instances: each request charges in its own transaction.
     caps(KANTA_GUEST_BYTES_PER_HOUR=7_500_000)
     code = event["code"]
     token = guest_link(api, code)["token"]
-    with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        statuses = list(pool.map(lambda _: _uploads(functions, code, token, 2)[0], range(12)))
-    assert sorted(statuses) == [201] * 3 + [429] * 9
+    assert sorted(_at_once(functions, code, token, files=2)) == [201] * 3 + [429] * 9
     assert _counted("link_bytes", code) == [6_000_000]
     assert len(api("list_images", route={"code": code})[1]["items"]) == 6
 

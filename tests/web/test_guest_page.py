@@ -310,6 +310,19 @@ def test_the_upload_url_request_declares_each_files_size(site, guests, api, even
     assert guest.errors == []
 
 
+def pick_too_large_and_small(page: Any, big_file: Path) -> tuple[list[Any], Any, Path]:
+    """Pick ``big_file`` (over the limit) and a small photo; wait until the first is refused
+    and the second added. Returns the upload-URL requests sent, the upload rows and the small
+    photo's path."""
+    sent = upload_url_requests(page)
+    small = DATA / "kit_harington_2.jpg"
+    page.set_input_files("#pick-photos", [str(big_file), str(small)])
+    rows = page.locator("#uploads li")
+    expect(rows.nth(0).locator(".state")).to_have_text(f"Not added: {TOO_LARGE}")
+    expect(rows.nth(1).locator(".state")).to_have_text("Added", timeout=STEP_S * 1000)
+    return sent, rows, small
+
+
 def test_a_photo_over_the_limit_is_refused_in_the_page_and_never_asked_for(site, guests, api, event,
                                                                            max_photo_bytes, big_file):
     """The page knows the largest photo from the event's details: a larger file is refused
@@ -319,12 +332,7 @@ def test_a_photo_over_the_limit_is_refused_in_the_page_and_never_asked_for(site,
     page = guest.page
     page.goto(guest_link(event["code"], site))
     expect(page.locator("#upload-hint")).to_contain_text("up to 2.0 MB each")
-    sent = upload_url_requests(page)
-    small = DATA / "kit_harington_2.jpg"
-    page.set_input_files("#pick-photos", [str(big_file), str(small)])
-    rows = page.locator("#uploads li")
-    expect(rows.nth(0).locator(".state")).to_have_text(f"Not added: {TOO_LARGE}")
-    expect(rows.nth(1).locator(".state")).to_have_text("Added", timeout=STEP_S * 1000)
+    sent, rows, small = pick_too_large_and_small(page, big_file)
     guest.shot("too-large")
     assert [r.post_data_json for r in sent] == [declared(small)]
     assert rows.nth(0).get_by_role("button").count() == 0  # nothing to retry: the file is refused
@@ -350,12 +358,7 @@ def test_a_page_not_told_the_limit_shows_the_servers_refusal_and_sends_the_other
     page.route(re.compile(r"/api/guest/events/[^/?#]+$"), without_limit)
     page.goto(guest_link(event["code"], site))
     expect(page.locator("#upload")).to_be_visible()
-    sent = upload_url_requests(page)
-    small = DATA / "kit_harington_2.jpg"
-    page.set_input_files("#pick-photos", [str(big_file), str(small)])
-    rows = page.locator("#uploads li")
-    expect(rows.nth(0).locator(".state")).to_have_text(f"Not added: {TOO_LARGE}")
-    expect(rows.nth(1).locator(".state")).to_have_text("Added", timeout=STEP_S * 1000)
+    sent, _, small = pick_too_large_and_small(page, big_file)
     assert [r.post_data_json for r in sent] == [declared(big_file, small), declared(small)]
     refusal = sent[0].response()
     assert refusal.status == 422

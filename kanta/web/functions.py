@@ -35,7 +35,7 @@ MEDIA_TYPES = {"js": "text/javascript", "css": "text/css"}
 #: The files each page's asset route serves (``join-assets/``: the guest page's,
 #: ``host-assets/``: the host console's): nothing else is.
 ASSETS = ("common.js", "common.css", "app.js", "app.css")
-HOST_ASSETS = ("common.js", "common.css", "host.js", "host.css")
+HOST_ASSETS = ("common.js", "common.css", "host.js", "host.css", "host-photos.js", "host-people.js")
 #: Seconds browsers may cache the page's files (short: a new deployment shows within minutes).
 CACHE_S = 300
 

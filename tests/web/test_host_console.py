@@ -273,11 +273,12 @@ NAMES = """els => els.filter(e => e.offsetParent !== null || e.tagName === 'DIAL
 })"""
 
 
-def tab_until(page: Any, wanted: str, limit: int = 60) -> list[str]:
-    """Press Tab until the focused control is ``wanted`` (an accessible name or id); what was reached."""
+def tab_until(page: Any, wanted: str, limit: int = 60, key: str = "Tab") -> list[str]:
+    """Press ``key`` (Tab, or Shift+Tab to go back) until the focused control is ``wanted`` (an
+    accessible name or id); what was reached."""
     reached = []
     for _ in range(limit):
-        page.keyboard.press("Tab")
+        page.keyboard.press(key)
         focused = page.evaluate("(() => { const e = document.activeElement; return "
                                 "e.id || e.getAttribute('aria-label') || e.textContent.trim(); })()")
         reached.append(focused)

@@ -151,19 +151,6 @@
     };
   }
 
-  // PUT the file to its SAS URL, reporting progress; resolves on 201, rejects otherwise.
-  function put(ticket, file, onProgress) {
-    return new Promise((resolve, reject) => {
-      const request = new XMLHttpRequest();
-      request.open(ticket.method || "PUT", ticket.upload_url);
-      for (const [name, value] of Object.entries(ticket.headers || {})) request.setRequestHeader(name, value);
-      request.upload.addEventListener("progress", (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); });
-      request.addEventListener("load", () => (request.status === 201 ? resolve() : reject(request.status)));
-      request.addEventListener("error", () => reject(0));
-      request.send(file);
-    });
-  }
-
   async function follow(ticket, ui) {
     const until = Date.now() + POLL_FOR_MS;
     while (Date.now() < until) {
@@ -192,7 +179,7 @@
   async function send(ticket, file, ui) {
     ui.set("Uploading…");
     try {
-      await put(ticket, file, (share) => { ui.progress.value = Math.round(share * 100); });
+      await Kanta.putBlob(ticket, file, (share) => { ui.progress.value = Math.round(share * 100); });
     } catch (status) {
       const valid = Date.parse(ticket.expires_at) > Date.now() + 10_000;
       if (status === 403 && valid) {

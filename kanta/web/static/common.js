@@ -17,4 +17,21 @@ const Kanta = Object.freeze({
     }
     return `${bytes} bytes`;
   },
+
+  // PUT `file` to its upload URL (`ticket`: an upload of POST …/uploads, with its method and
+  // headers), calling onProgress(share 0–1) as it goes; resolves on 201, else rejects with
+  // the HTTP status (0: no answer), which the caller turns into words and a retry.
+  // XMLHttpRequest rather than fetch: fetch reports no upload progress. One helper for the
+  // guest page and the host console, so both upload exactly alike.
+  putBlob(ticket, file, onProgress = () => {}) {
+    return new Promise((resolve, reject) => {
+      const request = new XMLHttpRequest();
+      request.open(ticket.method || "PUT", ticket.upload_url);
+      for (const [name, value] of Object.entries(ticket.headers || {})) request.setRequestHeader(name, value);
+      request.upload.addEventListener("progress", (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); });
+      request.addEventListener("load", () => (request.status === 201 ? resolve() : reject(request.status)));
+      request.addEventListener("error", () => reject(0));
+      request.send(file);
+    });
+  },
 });

@@ -100,13 +100,35 @@
 
   // ---------------------------------------------------------------- signing in and out
 
+  // ---------------------------------------------------------------- one view of an event at a time
+
+  // Each view's closer, called quietly (no focus moved, nothing reloaded) when another view
+  // opens or the host signs out: the photos view stops watching progress, dialogs close.
+  const closers = {
+    editor: () => closeEditor(),
+    link: () => forgetLink(),
+    photos: () => { $("photos").hidden = true; },
+    people: () => { $("people").hidden = true; },
+  };
+
+  let viewEvent = null;  // the event the open view is about (null: none, or a new event)
+
+  // Shows view `id` (a section's id, or null for none) about `event` and closes every other
+  // view that is open.
+  function showView(id, event = null) {
+    for (const [other, closeQuietly] of Object.entries(closers)) {
+      if (other !== id && !$(other).hidden) closeQuietly();
+    }
+    viewEvent = id ? event : null;
+    if (id) $(id).hidden = false;
+  }
+
   function showSignedIn(signedIn) {
     $("signin").hidden = signedIn;
     $("sign-out").hidden = !signedIn;
     $("events").hidden = !signedIn;
     if (!signedIn) {
-      $("editor").hidden = true;
-      $("link").hidden = true;
+      showView(null);
       closePoster();
       if ($("confirm-delete").open) $("confirm-delete").close();
     }
@@ -201,6 +223,8 @@
     const name = title(event);
     actions.append(
       button("Guest link", `Guest link of ${name}`, "", () => openLink(event)),
+      button("Photos", `Photos of ${name}`, "secondary", () => KantaHost.openPhotos(event)),
+      button("People", `People of ${name}`, "secondary", () => KantaHost.openPeople(event)),
       button("Edit", `Edit ${name}`, "secondary", () => openEditor(event)),
       button("Delete", `Delete ${name}`, "danger", () => askDelete(event)),
     );
@@ -226,7 +250,7 @@
     // The default consent text is Kanta's: leave it empty so it stays the default.
     $("f-consent").value = event && !event.consent_text_is_default ? event.consent_text || "" : "";
     showError($("editor-status"), null);
-    $("editor").hidden = false;
+    showView("editor", event);
     (event ? $("f-name") : $("f-code")).focus();
   }
 
@@ -308,8 +332,7 @@
     }
     $("confirm-delete").close();
     deleting = null;
-    if (linkEvent && linkEvent.code === event.code) forgetLink();
-    if (editing && editing.code === event.code) closeEditor();
+    if (viewEvent && viewEvent.code === event.code) showView(null);
     await loadEvents();
     $("events-status").textContent = `Deleted ${title(event)} (${event.code}).`;
     $("new-event").focus();
@@ -376,7 +399,7 @@
     linkEvent = event;
     $("link-title").textContent = `Guest link of ${title(event)}`;
     showError($("link-status"), null);
-    $("link").hidden = false;
+    showView("link", event);
     let link = null;
     try {
       link = await call(`events/${encodeURIComponent(event.code)}/guest-link`);
@@ -462,6 +485,14 @@
     document.querySelector("header").hidden = false;
     $("show-poster").focus();
   }
+
+  // ---------------------------------------------------------------- views in other files
+
+  // What host-photos.js and host-people.js use, and where they put their views' openers
+  // (openPhotos, openPeople: each takes an event of the list). A view registers its quiet
+  // closer in `closers` and opens itself with `showView`.
+  window.KantaHost = { call, showError, button, title, when, count, closers, showView,
+    reloadEvents: () => loadEvents() };
 
   // ---------------------------------------------------------------- wiring
 

@@ -23,33 +23,8 @@
 
   // ---------------------------------------------------------------- talking to Kanta
 
-  class KantaError extends Error {
-    constructor(status, body) {
-      super((body && body.message) || `The server answered ${status}.`);
-      this.status = status;
-      this.code = body && body.code;
-      // Kanta's own words, if it sent any (a 429's says the limit and when to try again).
-      this.serverMessage = (body && typeof body.message === "string" && body.message) || "";
-      // A validation_error's problems: [{field, message, type}].
-      this.details = (body && Array.isArray(body.details)) ? body.details : [];
-    }
-  }
-
-  async function call(path, { method = "GET", body, type } = {}) {
-    const headers = { Authorization: `Bearer ${token}` };
-    if (type) headers["Content-Type"] = type;
-    let response;
-    try {
-      response = await fetch(base + path, { method, headers, body, cache: "no-store" });
-    } catch {
-      throw new KantaError(0, { message: "Kanta cannot be reached. Check your connection and try again." });
-    }
-    const text = await response.text();
-    let data = null;
-    try { data = text ? JSON.parse(text) : null; } catch { data = null; }
-    if (!response.ok) throw new KantaError(response.status, data);
-    return data;
-  }
+  // Call the guest route at `base + path` with the link's token (Kanta.client).
+  const call = Kanta.client(base, () => ({ Authorization: `Bearer ${token}` }));
 
   function showNotice(message) {
     const notice = $("notice");
@@ -179,22 +154,13 @@
   async function send(ticket, file, ui) {
     ui.set("Uploading…");
     try {
-      await Kanta.putBlob(ticket, file, (share) => { ui.progress.value = Math.round(share * 100); });
-    } catch (status) {
-      const valid = Date.parse(ticket.expires_at) > Date.now() + 10_000;
-      if (status === 403 && valid) {
-        // An upload URL creates its blob once: a valid one refusing means an earlier try
-        // arrived (its answer was lost). Follow that photo rather than upload it twice.
-        ui.progress.value = 100;
-        await follow(ticket, ui);
-        return;
-      }
+      await Kanta.sendFile(ticket, file, ui.progress);
+    } catch ({ status, expired }) {
       ui.set(status === 403 ? "The upload link expired." : "Upload failed.", "failed");
       // Again to the same URL while it is valid (the photo keeps its place); else a new one.
-      ui.retry(() => (valid ? send(ticket, file, ui) : upload([file], [ui])));
+      ui.retry(() => (expired ? upload([file], [ui]) : send(ticket, file, ui)));
       return;
     }
-    ui.progress.value = 100;
     await follow(ticket, ui);
   }
 
@@ -222,19 +188,14 @@
         wanted.push([file, ui]);
       }
     });
-    // The server takes up to 50 files per request.
-    for (let start = 0; start < wanted.length; start += 50) {
-      await requestUrls(wanted.slice(start, start + 50));
-    }
+    for (const batch of Kanta.batches(wanted)) await requestUrls(batch);
   }
 
   // Ask for the upload URLs of `batch` ([file, row] pairs), then send each file to its own.
   async function requestUrls(batch) {
     let tickets;
     try {
-      const files = batch.map(([file]) => ({ filename: file.name, content_type: file.type, size_bytes: file.size }));
-      tickets = (await call("/uploads", { method: "POST", body: JSON.stringify({ files }), type: "application/json" }))
-        .uploads;
+      tickets = await Kanta.requestUploads(call, "/uploads", batch.map(([file]) => file));
     } catch (error) {
       await refused(batch, error);
       return;
@@ -360,7 +321,7 @@
     status.textContent = "Looking for you in the event's photos…";
     let answer;
     try {
-      answer = await call("/search?consent=true", { method: "POST", body: file, type: file.type || "application/octet-stream" });
+      answer = await call("/search?consent=true", { method: "POST", body: file });
     } catch (error) {
       status.textContent = [401, 404, 429].includes(error.status) ? tokenProblem(error) : error.message;
       return;
@@ -425,7 +386,7 @@
     }
     status.textContent = "Erasing…";
     try {
-      const answer = await call("/forget?confirm=true", { method: "POST", body: file, type: file.type || "application/octet-stream" });
+      const answer = await call("/forget?confirm=true", { method: "POST", body: file });
       status.textContent = answer.erased
         ? `Done: ${answer.erased} face(s) of yours were erased, and photos added later will not keep yours.`
         : "No face of yours was found in this event's photos; photos added later will not keep yours.";

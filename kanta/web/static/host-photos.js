@@ -1,6 +1,6 @@
 // The host console's photos view (see host.js: KantaHost): an event's photos page by page
 // with a status filter, its indexing progress while the host watches, uploads from the
-// console (through Kanta.putBlob, as the guest page uploads), delete and "Index again".
+// console (through Kanta.requestUploads and Kanta.sendFile, as the guest page uploads), delete and "Index again".
 "use strict";
 
 (() => {
@@ -9,8 +9,7 @@
   const PAGE = 50;
   // How often (ms) the view asks again while photos of the event are still being indexed.
   const POLL_MS = 3000;
-  // The API's limits: files per upload-URL request, items per list page (for the counts).
-  const BATCH = 50;
+  // The API's limit of items per list page (for the counts).
   const COUNT_PAGE = 200;
   const STATUSES = ["processed", "indexing", "pending", "failed"];
   const IN_WORDS = { pending: "Waiting", indexing: "Indexing", processed: "Added", failed: "Not added" };
@@ -23,7 +22,8 @@
   let uploading = 0; // files being sent: keep polling until each is in the list
 
   const H = () => window.KantaHost;
-  const path = (event) => `events/${encodeURIComponent(event.code)}/images`;
+  // The API path of the event's `what` (images, uploads).
+  const path = (event, what = "images") => `events/${encodeURIComponent(event.code)}/${what}`;
 
   function showStatus(error) { H().showError($("photos-status"), error); }
   // A refused key already signed the host out (host.js): nothing more to say here.
@@ -246,10 +246,7 @@
     const rows = files.map((file) => [file, uploadRow(file)]);
     uploading += files.length;
     try {
-      // The API takes up to 50 files per request.
-      for (let start = 0; start < rows.length; start += BATCH) {
-        await sendBatch(event, rows.slice(start, start + BATCH));
-      }
+      for (const batch of Kanta.batches(rows)) await sendBatch(event, batch);
     } finally {
       uploading -= files.length;
     }
@@ -260,9 +257,8 @@
     for (const [, ui] of batch) ui.set("Preparing…");
     let tickets;
     try {
-      const files = batch.map(([file]) => ({ filename: file.name, content_type: file.type, size_bytes: file.size }));
-      tickets = (await H().call(`events/${encodeURIComponent(event.code)}/uploads`, { method: "POST", body: { files } }))
-        .uploads;
+      tickets = await Kanta.requestUploads(H().call, path(event, "uploads"),
+        batch.map(([file]) => file));
     } catch (error) {
       if (keyRefused(error)) return;
       showStatus(error);
@@ -274,13 +270,12 @@
     await Promise.all(batch.map(async ([file, ui], i) => {
       ui.set("Uploading…");
       try {
-        await Kanta.putBlob(tickets[i], file, (share) => { ui.progress.value = Math.round(share * 100); });
-      } catch (status) {
+        await Kanta.sendFile(tickets[i], file, ui.progress);
+      } catch ({ status }) {
         ui.set(status === 403 ? "Not sent: the upload link expired. Add the photo again." :
           "Not sent: the upload failed. Add the photo again.", true);
         return;
       }
-      ui.progress.value = 100;
       ui.set("Uploaded: see its status below.");
     }));
   }

@@ -22,57 +22,21 @@
 
   // ---------------------------------------------------------------- talking to Kanta
 
-  class ApiError extends Error {
-    constructor(status, body) {
-      super((body && typeof body.message === "string" && body.message) || `Kanta answered ${status}.`);
-      this.status = status;
-      this.code = (body && body.code) || "";
-      // A validation_error's problems: [{field, message, type}].
-      this.details = (body && Array.isArray(body.details)) ? body.details : [];
-    }
-  }
+  // Call the API at `path` (relative to /api/) with the host key (Kanta.client). A refused
+  // key signs the host out, and the error says why.
+  const api = Kanta.client(apiBase, () => ({ "x-functions-key": sessionStorage.getItem(KEY_ITEM) || "" }),
+    () => signOut(WRONG_KEY));
 
-  // Call the API at `path` (relative to /api/) with the host key; the parsed JSON answer, or
-  // null for an empty one. Throws ApiError; a refused key also signs the host out.
-  async function call(path, { method = "GET", body } = {}) {
-    const headers = { "x-functions-key": sessionStorage.getItem(KEY_ITEM) || "" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    let response;
+  async function call(path, options) {
     try {
-      response = await fetch(apiBase + path, {
-        method, headers, cache: "no-store", body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch {
-      throw new ApiError(0, { message: "Kanta cannot be reached. Check your connection and try again." });
+      return await api(path, options);
+    } catch (error) {
+      if (error.status === 401 || error.status === 403) throw new Kanta.ApiError(error.status, { message: WRONG_KEY });
+      throw error;
     }
-    const text = await response.text();
-    let data = null;
-    try { data = text ? JSON.parse(text) : null; } catch { data = null; }
-    if (response.status === 401 || response.status === 403) {
-      signOut(WRONG_KEY);
-      throw new ApiError(response.status, { message: WRONG_KEY });
-    }
-    if (!response.ok) throw new ApiError(response.status, data);
-    return data;
   }
 
-  // Show `error` (its message, and each detail of a 422) in the live region `box`.
-  function showError(box, error) {
-    box.replaceChildren();
-    if (!error) return;
-    const message = document.createElement("p");
-    message.textContent = error.message;
-    box.append(message);
-    if (error.details && error.details.length) {
-      const list = document.createElement("ul");
-      for (const detail of error.details) {
-        const item = document.createElement("li");
-        item.textContent = detail.field ? `${detail.field}: ${detail.message}` : detail.message;
-        list.append(item);
-      }
-      box.append(list);
-    }
-  }
+  const { showError } = Kanta;
 
   // ---------------------------------------------------------------- words
 

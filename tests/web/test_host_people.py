@@ -125,13 +125,18 @@ def test_a_host_sorts_names_merges_corrects_and_erases_people(host, api, seeded)
     moved = faces_by_photo(api, code)["obama_3.jpg"]
     assert moved["face_id"] == wrong and moved["cluster_id"] != obama
 
-    # The face in no person is shown apart, and can be put back.
+    # The face in no person is shown apart, and can be moved back to a person.
     page.get_by_role("button", name="Back to people").click()
     expect(page.locator("#people-noise")).to_be_visible()
     page.get_by_role("button", name="Show faces in no person").click()
     expect(page.locator(f'#person-faces li[data-face-id="{wrong}"]')).to_be_visible()
     expect(page.locator("#name-form")).to_be_hidden()
     host.shot("people-5-noise")
+    back = page.locator(f'#person-faces li[data-face-id="{wrong}"]')
+    back.get_by_label("Move face 1 to").select_option(str(obama))
+    back.get_by_role("button", name="Move face 1").click()
+    expect(page.locator("#person-done")).to_have_text("Face moved to Barack.")
+    assert faces_by_photo(api, code)["obama_3.jpg"]["cluster_id"] == obama
 
     # Erase Biden (with Kit's faces merged in): a dialog first, that says it is for good.
     page.get_by_role("button", name="Back to people").click()

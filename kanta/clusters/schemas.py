@@ -75,6 +75,8 @@ class Cluster(BaseModel):
     cluster_id: int
     name: str | None
     face_count: int
+    #: Photos with at least one of the person's faces.
+    photo_count: int
     samples: list[ClusterSample]
 
 

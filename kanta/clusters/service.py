@@ -185,7 +185,7 @@ def _clusters(conn: psycopg.Connection, event_id: int, sample_size: int, only: i
                           **store.face_urls(s, expires_at))
         )
     return [Cluster(cluster_id=p["cluster_id"], name=names.get(p["cluster_id"]), face_count=p["face_count"],
-                    samples=by_cluster.get(p["cluster_id"], [])) for p in people]
+                    photo_count=p["photo_count"], samples=by_cluster.get(p["cluster_id"], [])) for p in people]
 
 
 def _require_cluster(conn: psycopg.Connection, event_id: int, cluster_id: int) -> None:

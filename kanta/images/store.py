@@ -684,10 +684,10 @@ def face_tallies(conn: psycopg.Connection, event_id: int) -> dict[str, int]:
 
 def people(conn: psycopg.Connection, event_id: int, *, limit: int | None = None, offset: int = 0,
            only: int | None = None) -> list[dict[str, Any]]:
-    """The event's people, largest first: ``cluster_id`` and ``face_count``; at most ``limit``
-    from ``offset``, or just person ``only``."""
+    """The event's people, largest first: ``cluster_id``, ``face_count`` and ``photo_count``
+    (photos they are in); at most ``limit`` from ``offset``, or just person ``only``."""
     return conn.execute(
-        """SELECT f.cluster_id, count(*) AS face_count FROM faces f
+        """SELECT f.cluster_id, count(*) AS face_count, count(DISTINCT f.image_id) AS photo_count FROM faces f
            WHERE f.event_id = %(e)s AND f.cluster_id >= 0 AND (%(only)s::int IS NULL OR f.cluster_id = %(only)s)
            GROUP BY f.cluster_id ORDER BY face_count DESC, f.cluster_id LIMIT %(limit)s OFFSET %(offset)s""",
         {"e": event_id, "only": only, "limit": limit, "offset": offset},

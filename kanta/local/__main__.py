@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.setup_only:
             return 0
         log.info("guest page of the demo event (open it in a browser): %s", demo_guest_url(origin))
+        # Locally no function key is checked: any key signs in to the console.
+        log.info("host console (sign in with any key locally): %s/api/host", origin)
         if shutil.which("func") and not args.no_func:
             log.info("Azure Functions Core Tools found: running func start")
             return subprocess.call(["func", "start", "--port", str(args.port)], cwd=ROOT)

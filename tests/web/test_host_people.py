@@ -79,7 +79,8 @@ def test_a_host_sorts_names_merges_corrects_and_erases_people(host, api, seeded)
     shown = [int(i) for i in grid.evaluate_all("els => els.map(e => e.dataset.clusterId)")]
     assert shown == [p["cluster_id"] for p in listed]  # largest first, as the API lists them
     expect(grid.first).to_contain_text("Unnamed")
-    expect(grid.first).to_contain_text("3 faces")
+    expect(grid.first).to_contain_text("3 faces in 3 photos")
+    assert [p["photo_count"] for p in listed] == [3, 2, 2]
     # The person's first face crop (its read URL's signature may be signed a second apart).
     crop = listed[0]["samples"][0]["url"].split("?")[0]
     expect(grid.first.locator("img")).to_have_attribute("src", re.compile(re.escape(crop) + r"\?"))

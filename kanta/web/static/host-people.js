@@ -66,7 +66,7 @@
     name.textContent = p.name || "Unnamed";
     const facts = document.createElement("p");
     facts.className = "muted";
-    facts.textContent = KantaHost.count(p.face_count, "face", "faces");
+    facts.textContent = `${KantaHost.count(p.face_count, "face", "faces")} in ${KantaHost.count(p.photo_count, "photo", "photos")}`;
     item.append(name, facts, KantaHost.button("Open", `Open ${personLabel(p)}`, "secondary", () => openPerson(p)));
     return item;
   }

@@ -62,8 +62,9 @@ crop has none, so crops are put in simulated photos of 1-4 faces of *distinct* i
 (seeded). Crops sets are also evaluated ``solo`` (every crop its own photo) to show what the
 cannot-link constraint adds; only algorithms that use photo ids differ there.
 
-**Clustering** (``kanta.clusters.algorithm.cluster_descriptors``), each algorithm over a
-grid (``grid()``): ``graph_average`` (average linkage on capped distances, with and without
+**Clustering** (``clustering.cluster_descriptors``, ``bench/clustering.py``; ``graph_average``
+runs Kanta's own ``kanta.clusters.algorithm``), each algorithm over a grid (``grid()``):
+``graph_average`` (average linkage on capped distances, with and without
 photo ids), ``dbscan``, ``hdbscan`` (``cluster_selection_epsilon`` 0 only: scikit-learn issue
 #33219), ``agglomerative`` (average linkage), ``chinese_whispers``, ``rank_order``
 (approximate rank-order, Otto et al., TPAMI 2018); and two baselines: the **original** Kanta
@@ -166,9 +167,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse
-import functools
 import csv
 import datetime
+import functools
 import hashlib
 import json
 import math
@@ -190,9 +191,11 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from common import git_state  # bench/common.py: this directory is on sys.path
+# bench/clustering.py and bench/common.py: this directory is on sys.path
+from clustering import cluster_descriptors, max_agglomerative_faces
+from common import git_state
 
-from kanta.clusters.algorithm import NOISE, cluster_descriptors, max_agglomerative_faces, stable_ids
+from kanta.clusters.algorithm import NOISE, stable_ids
 from kanta.clusters.cuts import BULK_GAP, IMPOSTOR_QUANTILE, event_cuts, onset_of_strangers
 from kanta.search.matching import SearchCuts, select_faces
 
@@ -1627,10 +1630,8 @@ def scale_criteria(runs: dict[int, dict[str, Any]], sizes: list[int]) -> list[tu
 def config_candidate(settings: Any) -> Candidate:
     """The clustering ``kanta.config.Settings`` ships, as a ``Candidate`` (photo ids are
     passed to graph_average, as the re-clustering service does)."""
-    if settings.cluster_algorithm == "graph_average":
-        return candidate("graph_average", True, eps=settings.cluster_eps, cap=settings.cluster_cap,
-                         min_samples=settings.cluster_min_samples)
-    return candidate(settings.cluster_algorithm, eps=settings.cluster_eps, min_samples=settings.cluster_min_samples)
+    return candidate(settings.cluster_algorithm, True, eps=settings.cluster_eps, cap=settings.cluster_cap,
+                     min_samples=settings.cluster_min_samples)
 
 
 def _print_criteria(lines: list[tuple[str, bool]], indent: str = "  ") -> None:

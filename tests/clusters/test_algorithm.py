@@ -1,4 +1,8 @@
-"""Clustering algorithms on synthetic descriptors: pure computation, no database."""
+"""Clustering algorithms on synthetic descriptors: pure computation, no database.
+
+The shipped clustering (``kanta.clusters.algorithm``) and, held to the same expectations,
+the research candidates ``bench/recognition.py`` compares it with (``bench/clustering.py``).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,14 @@ import sys
 import numpy as np
 import pytest
 
+from bench import clustering as research
+from bench.clustering import ALGORITHMS, nearest_neighbours
 from kanta.clusters import algorithm
 from kanta.clusters.algorithm import (
-    ALGORITHMS,
     NOISE,
     assign_to_people,
     cluster_descriptors,
     graph_average,
-    nearest_neighbours,
     radius_graph,
     stable_ids,
 )
@@ -29,6 +33,12 @@ PARAMS = {
     "agglomerative": {"eps": 0.55, "min_samples": 2, "linkage": "average"},
     "chinese_whispers": {"eps": 0.5, "min_samples": 2},
 }
+
+
+def clusterer(name: str):
+    """The ``cluster_descriptors`` that runs ``name``: the shipped one for graph_average (the
+    code the app runs), the benchmark's for the research candidates."""
+    return cluster_descriptors if name == "graph_average" else research.cluster_descriptors
 
 
 def people(seed: int = 0, n_people: int = 6, faces: int = 8, loners: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -47,7 +57,7 @@ def people(seed: int = 0, n_people: int = 6, faces: int = 8, loners: int = 4) ->
 @pytest.mark.parametrize("name", ALGORITHMS)
 def test_each_algorithm_finds_each_person_once_and_leaves_loners_as_noise(name):
     x, who = people()
-    labels = cluster_descriptors(x, algorithm=name, **PARAMS[name])
+    labels = clusterer(name)(x, algorithm=name, **PARAMS[name])
     assert labels.dtype == np.int64 and labels.shape == (len(x),)
     for person in range(who.max() + 1):
         mine = set(labels[who == person].tolist())
@@ -72,7 +82,7 @@ def test_two_people_closer_than_eps_apart_are_not_chained_through_a_lookalike(na
     b = np.zeros(128)
     b[0] = 1.0
     x = np.vstack([a + rng.standard_normal((6, 128)) * 0.01, b + rng.standard_normal((6, 128)) * 0.01, (a + b) / 2])
-    labels = cluster_descriptors(x, algorithm=name, **(PARAMS[name] | {"eps": 0.45}))
+    labels = clusterer(name)(x, algorithm=name, **(PARAMS[name] | {"eps": 0.45}))
     assert set(labels[:6].tolist()).isdisjoint(labels[6:12].tolist())
     assert labels[12] == NOISE
 
@@ -86,7 +96,7 @@ def test_dbscan_gives_scikit_learn_labels():
     x[3] = x[4]  # identical faces count as neighbours
     for eps in (0.35, 0.5, 0.7):
         for min_samples in (1, 2, 3, 5, 8):
-            ours = cluster_descriptors(x, algorithm="dbscan", eps=eps, min_samples=min_samples)
+            ours = research.cluster_descriptors(x, algorithm="dbscan", eps=eps, min_samples=min_samples)
             theirs = algorithm._renumber(DBSCAN(eps=eps, min_samples=min_samples).fit_predict(x))
             assert (ours == theirs).all(), (eps, min_samples)
 
@@ -95,7 +105,7 @@ def test_chinese_whispers_gives_dlibs_labels():
     import dlib
 
     x, _ = people(seed=2)
-    ours = cluster_descriptors(x, algorithm="chinese_whispers", eps=0.5, min_samples=1)
+    ours = research.cluster_descriptors(x, algorithm="chinese_whispers", eps=0.5, min_samples=1)
     theirs = dlib.chinese_whispers_clustering([dlib.vector(v.tolist()) for v in x], 0.5)
     assert (ours == algorithm._renumber(np.array(theirs))).all()
 
@@ -226,7 +236,8 @@ def test_nearest_neighbours_are_exact():
 
 def test_rank_order_links_shared_neighbourhoods_not_lone_lookalikes():
     x, who = people(seed=13, n_people=4, faces=12, loners=3)
-    labels = cluster_descriptors(x, algorithm="rank_order", eps=0.6, min_samples=2, neighbours=10, threshold=1.5)
+    labels = research.cluster_descriptors(x, algorithm="rank_order", eps=0.6, min_samples=2, neighbours=10,
+                                          threshold=1.5)
     for p in range(4):
         assert len(set(labels[who == p].tolist())) == 1 and NOISE not in labels[who == p]
     assert (labels[who == -1] == NOISE).all()
@@ -260,18 +271,33 @@ def test_new_faces_keep_existing_people_ids():
 def test_bad_arguments_are_refused(monkeypatch):
     x, _ = people()
     with pytest.raises(ValueError, match="unknown clustering algorithm"):
-        cluster_descriptors(x, algorithm="kmeans", eps=0.5, min_samples=2)
+        research.cluster_descriptors(x, algorithm="kmeans", eps=0.5, min_samples=2)
     with pytest.raises(ValueError, match="linkage"):
-        cluster_descriptors(x, algorithm="agglomerative", eps=0.5, min_samples=2, linkage="ward")
-    monkeypatch.setattr(algorithm, "max_agglomerative_faces", 10)
+        research.cluster_descriptors(x, algorithm="agglomerative", eps=0.5, min_samples=2, linkage="ward")
+    monkeypatch.setattr(research, "max_agglomerative_faces", 10)
     with pytest.raises(ValueError, match="O\\(n\\^2\\) memory"):
-        cluster_descriptors(x, algorithm="agglomerative", eps=0.5, min_samples=2)
+        research.cluster_descriptors(x, algorithm="agglomerative", eps=0.5, min_samples=2)
+
+
+@pytest.mark.parametrize("name", ["kmeans", *(a for a in ALGORITHMS if a != "graph_average")])
+def test_the_app_runs_only_graph_average(name):
+    x, _ = people()
+    with pytest.raises(ValueError, match="unknown clustering algorithm"):
+        cluster_descriptors(x, algorithm=name, eps=0.5, min_samples=2)
+
+
+def test_the_benchmark_runs_the_shipped_graph_average():
+    x, _ = lumpy_people(5)
+    groups = np.random.default_rng(5).integers(0, len(x) // 2, len(x))
+    ours = research.cluster_descriptors(x, algorithm="graph_average", eps=0.58, cap=0.6, min_samples=2, groups=groups)
+    shipped = cluster_descriptors(x, eps=0.58, cap=0.6, min_samples=2, groups=groups)
+    assert (ours == shipped).all() and 1 < len(set(shipped.tolist())) < len(x)
 
 
 @pytest.mark.parametrize("name", ALGORITHMS)
 def test_tiny_inputs(name):
-    assert cluster_descriptors(np.empty((0, 128)), algorithm=name, **PARAMS[name]).shape == (0,)
-    one = cluster_descriptors(np.zeros((1, 128)), algorithm=name, **PARAMS[name])
+    assert clusterer(name)(np.empty((0, 128)), algorithm=name, **PARAMS[name]).shape == (0,)
+    one = clusterer(name)(np.zeros((1, 128)), algorithm=name, **PARAMS[name])
     assert one.tolist() == [NOISE]
 
 
@@ -279,3 +305,19 @@ def test_importing_the_module_loads_neither_scikit_learn_nor_dlib():
     code = "import sys, kanta.clusters.algorithm; print('sklearn' in sys.modules, 'dlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_the_shipped_clustering_runs_without_scipy_or_scikit_learn():
+    # requirements.txt (what is deployed) holds neither: both are the benchmark's.
+    code = (
+        "import sys\n"
+        "sys.modules.update(dict.fromkeys(['scipy', 'sklearn'], None))\n"  # importing them raises
+        "import numpy as np\n"
+        "from kanta.clusters.algorithm import assign_to_people, cluster_descriptors, stable_ids\n"
+        "x = np.random.default_rng(0).standard_normal((50, 128)) * 0.02\n"
+        "labels = cluster_descriptors(x, eps=0.55, min_samples=2, groups=np.arange(50))\n"
+        "ids, _ = stable_ids(labels, np.full(50, -1), pinned={}, rejected={}, next_id=0)\n"
+        "print(len(set(ids.tolist())), assign_to_people(np.array([[1.0]]), np.array([2]), eps=0.5, cap=0.6).tolist())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["1", "[0]"]

@@ -14,7 +14,7 @@ Authentication (``KANTA_DATABASE_AUTH``):
   (``KANTA_DATABASE_CLIENT_ID``), which caches tokens and renews them before they expire
   (Learn: "Use Microsoft Entra ID for authentication with Azure Database for PostgreSQL").
   The server checks the token only at login, so a pooled connection outlives its token;
-  ``KANTA_DB_POOL_MAX_LIFETIME`` (default 30 min) still recycles connections well within
+  ``KANTA_DB_POOL_MAX_LIFETIME_S`` (default 30 min) still recycles connections well within
   a token's lifetime (60–90 min), so a revoked identity loses access soon.
 """
 
@@ -117,7 +117,7 @@ def get_pool() -> ConnectionPool:
 def connection(timeout_s: float | None = None) -> Iterator[psycopg.Connection]:
     """Borrow a pooled connection; the block runs in one transaction, committed on success.
 
-    ``timeout_s``: seconds to wait for a connection, default ``KANTA_DB_POOL_TIMEOUT``.
+    ``timeout_s``: seconds to wait for a connection, default ``KANTA_DB_POOL_TIMEOUT_S``.
     Raises ``psycopg.OperationalError`` (``psycopg_pool.PoolTimeout`` included) when the
     database cannot be reached within that time.
     """

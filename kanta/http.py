@@ -1,10 +1,11 @@
 """Shared HTTP plumbing for the HTTP-triggered functions: JSON responses and errors.
 
 Every error response is ``{"code": "<stable_code>", "message": "<for humans>"}`` (plus
-``details`` for validation errors). Services raise domain errors (``kanta.errors``) and this
-module alone maps them to status codes (``STATUS``). Callers' mistakes are 4xx; an
-unreachable database is 503 so clients retry; anything else is a logged 500 with no
-internals in the body.
+``details`` for validation errors). Services raise domain errors (``kanta.errors``); this
+module answers each with its status in ``kanta.errors.CATALOGUE`` (``STATUS``). Callers'
+mistakes are 4xx; an unreachable database is 503 so clients retry; anything else is a logged
+500 with no internals in the body. The request readers here (``parse_json``, ``parse_query``,
+``route_int``, ``route_uuid``) are what ``kanta.endpoints`` hands a handler its arguments with.
 """
 
 from __future__ import annotations
@@ -22,13 +23,11 @@ import psycopg
 from pydantic import BaseModel, ValidationError
 
 from kanta.errors import (
-    Conflict,
+    STATUS_OF_CLASS,
     Failed,
-    Forbidden,
     Invalid,
     KantaError,
     Malformed,
-    NotFound,
     TooLarge,
     TooManyRequests,
     Unauthorized,
@@ -43,20 +42,8 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 
-#: HTTP status of each domain error (``kanta.errors``): the only place that knows.
-STATUS: dict[type[KantaError], int] = {
-    Malformed: 400,
-    Unauthorized: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    TooLarge: 413,
-    UnsupportedMediaType: 415,
-    Invalid: 422,
-    TooManyRequests: 429,
-    Failed: 500,
-    Unavailable: 503,
-}
+#: HTTP status of each domain error class, from the catalogue of codes (``kanta.errors.CATALOGUE``).
+STATUS: dict[type[KantaError], int] = STATUS_OF_CLASS
 
 
 def status_of(err: KantaError) -> int:

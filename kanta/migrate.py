@@ -17,6 +17,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+from psycopg.rows import tuple_row
+
 from kanta.db import connect
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -103,6 +106,13 @@ def migrate(dsn: str | None = None, sql_dir: Path = SQL_DIR) -> list[int]:
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return applied_now
+
+
+def current_version(conn: psycopg.Connection) -> int:
+    """The highest migration version applied through ``conn`` (0 when none is)."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        (version,) = cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    return int(version)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,153 +1,46 @@
-"""Kanta's OpenAPI 3.1 document, built from the app itself.
+"""Kanta's OpenAPI 3.1 document, built from the endpoints Kanta declares (``kanta.endpoints``).
 
-Every HTTP function is decorated with ``operation(...)`` between its route and ``api``::
-
-    @bp.function_name("create_event")
-    @bp.route(route="events", methods=["POST"])
-    @operation(summary="Create an event", tag="events", body=EventCreate,
-               responses={201: Event}, errors=("event_exists",))
-    @api
-    def create_event(req): ...
-
-The decorator only records an ``Operation`` on the function. ``build_document(app)`` reads
-every HTTP function the app registers, as the Functions host indexes it (route template,
-methods, auth level), and the ``Operation`` recorded on it:
+``build_document()`` reads every declared ``Endpoint`` (``kanta.endpoints.registered()``):
 
 - paths: the route under the ``/api`` prefix (``servers``), ``{name}`` and ``{name:int}``
-  parameters (``Operation.path`` may give a parameter a type), one operation per method,
-  its ``operationId`` the function name, its description the function's docstring;
-- schemas: every pydantic model an operation names (query, body, responses), in one
+  parameters typed as the handler annotates them, one operation per endpoint, its
+  ``operationId`` the function name, its description the handler's docstring;
+- schemas: every pydantic model an endpoint names (query, body, responses), in one
   ``pydantic.json_schema.models_json_schema`` call (requests in validation mode, responses
   in serialization mode) whose ``$defs`` become ``components.schemas``; a query model's
   fields become query parameters;
 - errors: one response per status with the shared ``Error`` schema ``{code, message,
-  details?}``, its ``code`` an enum of the codes the operation lists (``ERRORS`` gives each
-  code's status), plus those every such operation may answer (``implicit_errors``);
-- security: from the binding's auth level (function key, master key, or none) and, for
-  ``auth="guest"``, the guest link's bearer token.
+  details?}``, its ``code`` an enum of the codes the endpoint lists, plus those every such
+  endpoint may answer (``implicit_errors``); each code's status and meaning come from
+  ``kanta.errors.CATALOGUE`` (``ERRORS``);
+- security: from the endpoint's auth (function key, master key, none, or the guest link's
+  bearer token).
 
-A mistake in what a function documents (no ``Operation``, an auth that contradicts its
-binding, an error code with no status, a parameter not in the route) raises ``ValueError``
-naming the function, so the tests of the document catch it.
+Two endpoints on one path and method raise ``ValueError`` naming the second.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http
-import inspect
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from collections.abc import Iterable
+from typing import Any
 
-import azure.functions as func
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
-#: How a caller is authorised: the host's function key, none, a guest link's token
-#: (``Authorization: Bearer <token>``), or the host's master key.
-Auth = Literal["function", "anonymous", "guest", "admin"]
-#: A body that is not JSON: the bytes of a photo (search, forget-my-face).
-IMAGE_BODY = "image"
+from kanta.endpoints import IMAGE_BODY, TEMPLATE_PARAMETER, Endpoint, registered, route_parameters
+from kanta.errors import CATALOGUE
 
-#: Attribute of a decorated function that holds its ``Operation``.
-ATTRIBUTE = "__kanta_operation__"
-
-#: A numeric id in a route as ``kanta.http.route_int`` reads it: 1 to 18 ASCII digits (it
-#: fits a PostgreSQL bigint); anything else is a 404. For ``Operation.path``.
-RouteInt = Annotated[int, Field(ge=0, le=10**18 - 1)]
-
-#: A response that is not a pydantic model: a media type, or several.
-MediaTypes = str | tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One HTTP function as documented: ``summary``; ``tag`` (its domain); ``auth``;
-    ``query`` and ``body``, the pydantic models it parses (``body`` may be ``IMAGE_BODY``);
-    ``responses``, status → pydantic model (``None``: no body; a media type or a tuple of
-    them: a body that is not a model, such as a page); ``errors``, the stable ``code``
-    values it may answer with (their statuses from ``ERRORS``; or a mapping status → codes
-    for codes ``ERRORS`` does not know).
-
-    Optional: ``path``, route parameter name → a type pydantic can describe
-    (``EventCode``, ``uuid.UUID``, ``RouteInt``), for parameters that are not plain strings;
-    ``description``, instead of the function's docstring; ``database``, whether it may
-    answer 503 ``database_unavailable`` (any function that uses the database may)."""
-
-    summary: str
-    tag: str
-    auth: Auth = "function"
-    query: type | None = None
-    body: type | str | None = None
-    responses: Mapping[int, type | MediaTypes | None] = field(default_factory=lambda: {200: None})
-    errors: Sequence[str] | Mapping[int, Sequence[str]] = ()
-    path: Mapping[str, Any] = field(default_factory=dict)
-    description: str | None = None
-    database: bool = True
-
-
-def operation(**fields: Any) -> Callable[[Callable], Callable]:
-    """Record an ``Operation`` (its fields as keyword arguments) on the decorated HTTP function
-    and return the function unchanged."""
-    op = Operation(**fields)
-
-    def record(function: Callable) -> Callable:
-        setattr(function, ATTRIBUTE, op)
-        return function
-
-    return record
-
-
-def operation_of(function: Callable) -> Operation | None:
-    """The ``Operation`` recorded on ``function``, or ``None``."""
-    return getattr(function, ATTRIBUTE, None)
+__all__ = ["ERRORS", "IMAGE_BODY", "build_document", "implicit_errors", "openapi_path", "route_parameters"]
 
 
 # --- error codes ------------------------------------------------------------------------------
 
-#: Every stable error code: its HTTP status (``kanta.http.STATUS`` of the error class that
-#: raises it; tests check each against the source) and what it means, for the document.
-ERRORS: dict[str, tuple[int, str]] = {
-    "malformed_json": (400, "The body is not strict UTF-8 JSON, or nests too deeply."),
-    "guest_token_invalid": (401, "No guest token, or one that is unknown, expired or revoked."),
-    "right_withheld": (403, "The guest link does not allow this."),
-    "event_not_found": (404, "No event has this code."),
-    "image_not_found": (404, "No photo has this id."),
-    "cluster_not_found": (404, "The event has no person with this id."),
-    "face_not_found": (404, "No face has this id."),
-    "guest_link_not_found": (404, "The event has no guest link."),
-    "file_not_found": (404, "The API reference has no file of this name."),
-    "asset_not_found": (404, "The page (guest page or host console) has no file of this name."),
-    "route_not_found": (404, ("No route matches the path (a parameter that is empty or holds a '/'). Kanta's "
-                             "local host answers so; the Functions host answers 404 with no body.")),
-    "event_exists": (409, "An event already has this code."),
-    "image_not_uploaded": (409, "The photo is not in storage (yet): there is nothing to index."),
-    "image_changed": (409, "The photo was replaced or removed while it was read; try again."),
-    "migration_changed": (409, "A migration file that was applied has been edited since."),
-    "face_search_off": (409, "The event's host turned selfie search off."),
-    "retention_over": (409, "The event's retention period has ended: its face data is deleted."),
-    "payload_too_large": (413, "The body is over this route's limit."),
-    "unsupported_media_type": (415, "The body is not sent as application/json (UTF-8)."),
-    "validation_error": (422, "A value is missing, unknown, of the wrong type or out of range: see `details`."),
-    "same_cluster": (422, "A person cannot be merged into itself."),
-    "face_excluded": (422, "The face is too small or too blurry to be part of a person."),
-    "not_in_cluster": (422, "The face is in no person."),
-    "invalid_image": (422, "The photo cannot be decoded, or is over the pixel limits."),
-    "no_face": (422, "No face was found in the photo."),
-    "face_unusable": (422, "Every face in the photo is too small or too blurry to search with."),
-    "consent_required": (422, "The guest has not accepted the event's consent text."),
-    "confirmation_required": (422, "Forgetting a face must be confirmed."),
-    "too_many_requests": (429, "Done too often; `Retry-After` says when it may be done again."),
-    "internal_error": (500, "Something went wrong on Kanta's side (logged)."),
-    "migration_failed": (500, "A migration statement failed (rolled back); the message has the database's reason."),
-    "database_unavailable": (503, "The database is unreachable; try again shortly."),
-    "people_busy": (503, "The event's people are being sorted again; try in a minute."),
-    "faces_busy": (503, "The event's photos are being indexed; try again in a minute."),
-    "storage_unavailable": (503, "Photo storage is unreachable; nothing was erased; try again shortly."),
-}
+#: Every stable error code: its HTTP status and what it means (``kanta.errors.CATALOGUE``).
+ERRORS: dict[str, tuple[int, str]] = {entry.code: (entry.status, entry.description) for entry in CATALOGUE}
 
 #: Response headers that come with a status (``kanta.http.headers_of``).
 ERROR_HEADERS: dict[int, dict[str, Any]] = {
@@ -161,8 +54,8 @@ ERROR_HEADERS: dict[int, dict[str, Any]] = {
 JSON_BODY_ERRORS = ("malformed_json", "payload_too_large", "unsupported_media_type", "validation_error")
 
 
-def implicit_errors(op: Operation, has_path_parameters: bool) -> tuple[str, ...]:
-    """The codes ``op`` may answer with whatever it lists: its JSON body's and query's
+def implicit_errors(op: Endpoint, has_path_parameters: bool) -> tuple[str, ...]:
+    """The codes endpoint ``op`` may answer with whatever it lists: its JSON body's and query's
     (``kanta.http.parse_json``, ``parse_query``), ``internal_error`` (``kanta.http.api``), and
     ``database_unavailable`` when it uses the database. A route with parameters also answers
     ``route_not_found`` for a value that is empty or holds a '/' (sent as %2F): the path then
@@ -223,26 +116,20 @@ SECURITY_SCHEMES: dict[str, Any] = {
     "guestToken": {"type": "http", "scheme": "bearer",
                    "description": "The token of the event's guest link: `Authorization: Bearer <token>`."},
 }
-#: The security schemes that satisfy each auth level the host checks (any one of them).
-_HOST_SCHEMES: dict[func.AuthLevel, tuple[str, ...]] = {
-    func.AuthLevel.ANONYMOUS: (),
-    func.AuthLevel.FUNCTION: ("functionKey", "functionKeyQuery"),
-    func.AuthLevel.ADMIN: ("masterKey",),
-}
-#: The binding's auth level each ``Auth`` but "guest" means.
-_AUTH_LEVEL: dict[str, func.AuthLevel] = {
-    "anonymous": func.AuthLevel.ANONYMOUS,
-    "function": func.AuthLevel.FUNCTION,
-    "admin": func.AuthLevel.ADMIN,
+#: The security schemes that satisfy each ``Auth`` (any one of them); a guest route needs
+#: the guest token as well as what the host checks at its level (nothing).
+_SCHEMES: dict[str, tuple[str, ...]] = {
+    "anonymous": (),
+    "function": ("functionKey", "functionKeyQuery"),
+    "admin": ("masterKey",),
+    "guest": (),
 }
 
 
-def _security(name: str, op: Operation, level: func.AuthLevel) -> list[dict[str, list[str]]]:
-    """The operation's security requirements: the host's keys for the binding's auth level,
-    each with the guest token for ``auth="guest"``; ``[]`` for none."""
-    if op.auth != "guest" and _AUTH_LEVEL[op.auth] != level:
-        raise ValueError(f"{name}: documented auth {op.auth!r}, but its binding's auth level is {level.name}")
-    host = [{scheme: []} for scheme in _HOST_SCHEMES[level]]
+def _security(op: Endpoint) -> list[dict[str, list[str]]]:
+    """The endpoint's security requirements: the host's keys for its auth level, each with the
+    guest token for ``auth="guest"``; ``[]`` for none."""
+    host = [{scheme: []} for scheme in _SCHEMES[op.auth]]
     if op.auth == "guest":
         return [{**requirement, "guestToken": []} for requirement in host] or [{"guestToken": []}]
     return host
@@ -252,8 +139,6 @@ def _security(name: str, op: Operation, level: func.AuthLevel) -> list[dict[str,
 
 #: The host's route prefix (host.json ``extensions.http.routePrefix``).
 ROUTE_PREFIX = "/api"
-#: A parameter of an Azure route template: ``{name}``, ``{name:int}``, ``{name?}``, ``{*name}``.
-_TEMPLATE_PARAMETER = re.compile(r"\{\*?(\w+)(?::([^{}?]*))?\??\}")
 #: Schemas of the route constraints a parameter may have (ASP.NET Core's); a parameter with
 #: none, or another, is a string.
 _CONSTRAINTS: dict[str, dict[str, Any]] = {
@@ -264,26 +149,10 @@ _CONSTRAINTS: dict[str, dict[str, Any]] = {
 }
 
 
-def route_parameters(route: str) -> list[tuple[str, str | None]]:
-    """``(name, constraint)`` of each parameter of an Azure route template, in order."""
-    return [(m.group(1), m.group(2)) for m in _TEMPLATE_PARAMETER.finditer(route)]
-
-
 def openapi_path(route: str) -> str:
     """The OpenAPI path of an Azure route template, relative to ``ROUTE_PREFIX``:
     ``events/{code}`` → ``/events/{code}``, ``faces/{id:int}`` → ``/faces/{id}``."""
-    return "/" + _TEMPLATE_PARAMETER.sub(lambda m: "{" + m.group(1) + "}", route)
-
-
-def http_functions(app: func.FunctionApp) -> list[Any]:
-    """The HTTP functions ``app`` registers, as the host indexes them (``azure.functions``
-    ``Function`` objects: trigger, name, user function).
-
-    Built from the app's function builders, not ``app.get_functions()``: azure-functions
-    1.26 raises "does not have a unique function name" on a second call of that, and in Azure
-    the Python worker made the first one when it indexed the app. ``build`` is idempotent."""
-    functions = [builder.build(app.auth_level) for builder in app._function_builders]
-    return [fn for fn in functions if fn.is_http_function()]
+    return "/" + TEMPLATE_PARAMETER.sub(lambda m: "{" + m.group(1) + "}", route)
 
 
 # --- schemas ----------------------------------------------------------------------------------
@@ -339,50 +208,15 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-@dataclass
-class _Entry:
-    name: str
-    path: str
-    methods: list[str]
-    level: func.AuthLevel
-    parameters: list[tuple[str, str | None]]
-    op: Operation
-    description: str
-
-
-def _entries(app: func.FunctionApp) -> list[_Entry]:
-    entries = []
-    for fn in http_functions(app):
-        name = fn.get_function_name()
-        trigger = fn.get_trigger()
-        function = fn.get_user_function()
-        op = operation_of(function)
-        if op is None:
-            raise ValueError(f"{name}: an HTTP function without @operation(...) (kanta.openapi)")
-        if not trigger.methods:
-            raise ValueError(f"{name}: list its methods in @route(methods=[...])")
-        route = trigger.route or name
-        parameters = route_parameters(route)
-        unknown = set(op.path) - {p for p, _ in parameters}
-        if unknown:
-            raise ValueError(f"{name}: Operation.path names {sorted(unknown)}, not parameters of route {route!r}")
-        if op.body is not None and op.body != IMAGE_BODY and not _is_model(op.body):
-            raise ValueError(f"{name}: Operation.body must be a pydantic model or IMAGE_BODY")
-        methods = [str(getattr(m, "value", m)).lower() for m in trigger.methods]
-        description = op.description or inspect.getdoc(inspect.unwrap(function)) or op.summary
-        entries.append(_Entry(name, openapi_path(route), methods, trigger.auth_level, parameters, op, description))
-    return entries
-
-
-def _component_schemas(entries: Iterable[_Entry]) -> tuple[dict[str, Any], dict[tuple[type, str], Any]]:
+def _component_schemas(endpoints: Iterable[Endpoint]) -> tuple[dict[str, Any], dict[tuple[type, str], Any]]:
     """``(components.schemas, {(model, mode): its schema or $ref})`` for every model the
-    operations name: requests in validation mode, responses in serialization mode."""
+    endpoints name: requests in validation mode, responses in serialization mode."""
     wanted: dict[tuple[type, str], None] = {}
-    for entry in entries:
-        for model in (entry.op.query, entry.op.body):
+    for op in endpoints:
+        for model in (op.query, op.body):
             if _is_model(model):
                 wanted[(model, "validation")] = None
-        for body in entry.op.responses.values():
+        for body in op.responses.values():
             if _is_model(body):
                 wanted[(body, "serialization")] = None
     refs, top = models_json_schema(list(wanted), ref_template=REF, schema_generator=_SchemaGenerator)
@@ -401,19 +235,19 @@ def _resolve(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
     return schemas[ref.rsplit("/", 1)[-1]] if ref.startswith("#/components/schemas/") else schema
 
 
-def _parameters(entry: _Entry, schemas: dict[str, Any], refs: dict[tuple[type, str], Any]) -> list[dict[str, Any]]:
+def _parameters(op: Endpoint, schemas: dict[str, Any], refs: dict[tuple[type, str], Any]) -> list[dict[str, Any]]:
     parameters = []
-    for name, constraint in entry.parameters:
-        if name in entry.op.path:
-            schema = _type_schema(entry.op.path[name], schemas)
+    for name, constraint in route_parameters(op.route):
+        if op.path[name] is not str:
+            schema = _type_schema(op.path[name], schemas)
         else:
             schema = dict(_CONSTRAINTS.get(constraint or "", {"type": "string"}))
         parameter = {"name": name, "in": "path", "required": True, "schema": _without_null(schema)}
         if schema.get("description"):
             parameter["description"] = schema["description"]
         parameters.append(parameter)
-    if entry.op.query is not None:
-        model = _resolve(refs[(entry.op.query, "validation")], schemas)
+    if op.query is not None:
+        model = _resolve(refs[(op.query, "validation")], schemas)
         required = set(model.get("required", ()))
         for name, schema in model.get("properties", {}).items():
             parameter = {"name": name, "in": "query", "required": name in required, "schema": _without_null(schema)}
@@ -423,7 +257,7 @@ def _parameters(entry: _Entry, schemas: dict[str, Any], refs: dict[tuple[type, s
     return parameters
 
 
-def _request_body(op: Operation, refs: dict[tuple[type, str], Any]) -> dict[str, Any] | None:
+def _request_body(op: Endpoint, refs: dict[tuple[type, str], Any]) -> dict[str, Any] | None:
     if op.body is None:
         return None
     if op.body == IMAGE_BODY:
@@ -434,31 +268,17 @@ def _request_body(op: Operation, refs: dict[tuple[type, str], Any]) -> dict[str,
     return {"required": True, "content": {"application/json": {"schema": refs[(op.body, "validation")]}}}
 
 
-def _error_statuses(name: str, op: Operation, implicit: Iterable[str]) -> dict[int, list[str]]:
-    """Status → the codes of that status ``op`` may answer with, each once, in order."""
+def _error_statuses(codes: Iterable[str]) -> dict[int, list[str]]:
+    """Status → the ``codes`` of that status (``ERRORS``), each once, in order."""
     by_status: dict[int, list[str]] = {}
-
-    def add(status: int, code: str) -> None:
-        if code not in by_status.setdefault(status, []):
-            by_status[status].append(code)
-
-    if isinstance(op.errors, Mapping):
-        for status, codes in op.errors.items():
-            for code in codes:
-                add(int(status), code)
-    else:
-        for code in op.errors:
-            if code not in ERRORS:
-                raise ValueError(f"{name}: error code {code!r} has no status: add it to kanta.openapi.ERRORS, "
-                                 "or list it as errors={status: (code, ...)}")
-            add(ERRORS[code][0], code)
-    for code in implicit:
-        add(ERRORS[code][0], code)
+    for code in codes:
+        if code not in by_status.setdefault(ERRORS[code][0], []):
+            by_status[ERRORS[code][0]].append(code)
     return dict(sorted(by_status.items()))
 
 
 def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
-    lines = [f"- `{code}`: {ERRORS[code][1]}" if code in ERRORS else f"- `{code}`" for code in codes]
+    lines = [f"- `{code}`: {ERRORS[code][1]}" for code in codes]
     response: dict[str, Any] = {
         "description": f"{http.HTTPStatus(status).phrase}.\n\n" + "\n".join(lines),
         "content": {"application/json": {"schema": {
@@ -482,23 +302,22 @@ def _success_response(status: int, body: Any, refs: dict[tuple[type, str], Any])
     return {"description": phrase, "content": {media: {"schema": _media_schema(media)} for media in media_types}}
 
 
-def _operation(entry: _Entry, schemas: dict[str, Any], refs: dict[tuple[type, str], Any]) -> dict[str, Any]:
-    op = entry.op
+def _operation(op: Endpoint, schemas: dict[str, Any], refs: dict[tuple[type, str], Any]) -> dict[str, Any]:
     result: dict[str, Any] = {
-        "operationId": entry.name,
+        "operationId": op.name,
         "summary": op.summary,
-        "description": entry.description,
+        "description": op.description,
         "tags": [op.tag],
-        "security": _security(entry.name, op, entry.level),
+        "security": _security(op),
     }
-    parameters = _parameters(entry, schemas, refs)
+    parameters = _parameters(op, schemas, refs)
     if parameters:
         result["parameters"] = parameters
     body = _request_body(op, refs)
     if body is not None:
         result["requestBody"] = body
     responses = {str(status): _success_response(status, model, refs) for status, model in op.responses.items()}
-    errors = _error_statuses(entry.name, op, implicit_errors(op, bool(entry.parameters)))
+    errors = _error_statuses([*op.errors, *implicit_errors(op, bool(route_parameters(op.route)))])
     responses |= {str(status): _error_response(status, codes) for status, codes in errors.items()}
     result["responses"] = dict(sorted(responses.items()))
     return result
@@ -519,35 +338,39 @@ except the anonymous ones, the guest routes (the guest link's bearer token) and 
 (the master key). Kanta run locally checks no function key."""
 
 
-def build_document(app: func.FunctionApp) -> dict[str, Any]:
-    """The OpenAPI 3.1 document (a JSON-ready dict) of ``app``'s HTTP functions; see the
-    module's docstring for what comes from where. ``info.version`` is a digest of the rest of
-    the document: it changes exactly when the API described does.
+#: The tags (domains) in the order the reference page shows them; a tag not listed comes after.
+TAGS = ("system", "events", "images", "clusters", "search", "guests", "privacy", "web")
 
-    Raises ``ValueError`` naming the function when one documents itself wrongly.
+
+def build_document(endpoints: Iterable[Endpoint] | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document (a JSON-ready dict) of ``endpoints`` (default: every declared
+    one, ``kanta.endpoints.registered()``); see the module's docstring for what comes from
+    where. ``info.version`` is a digest of the rest of the document: it changes exactly when
+    the API described does.
+
+    Raises ``ValueError`` naming an endpoint whose path and method another one has.
     """
-    entries = _entries(app)
-    schemas, refs = _component_schemas(entries)
+    endpoints = list(registered() if endpoints is None else endpoints)
+    schemas, refs = _component_schemas(endpoints)
     schemas |= ERROR_SCHEMAS
     paths: dict[str, dict[str, Any]] = {}
-    tags: dict[str, None] = {}
-    for entry in entries:
-        tags[entry.op.tag] = None
-        for method in entry.methods:
-            if method in paths.setdefault(entry.path, {}):
-                raise ValueError(f"{entry.name}: {method.upper()} {entry.path} is another function's as well")
-            paths[entry.path][method] = _operation(entry, schemas, refs)
+    tags = dict.fromkeys(TAGS)
+    for op in endpoints:
+        tags[op.tag] = None
+        path, method = openapi_path(op.route), op.method.lower()
+        if method in paths.setdefault(path, {}):
+            raise ValueError(f"{op.name}: {op.method} {path} is another function's as well")
+        paths[path][method] = _operation(op, schemas, refs)
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "Kanta", "version": "", "description": DESCRIPTION},
         "servers": [{"url": ROUTE_PREFIX, "description": "This Function App"}],
-        "tags": [{"name": tag} for tag in tags],
+        "tags": [{"name": tag} for tag in tags if any(op.tag == tag for op in endpoints)],
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": {}, "securitySchemes": SECURITY_SCHEMES},
     }
     # A query model's fields are parameters: its own schema stays only if something refers to it.
-    queries = {refs[(entry.op.query, "validation")]["$ref"].rsplit("/", 1)[-1]
-               for entry in entries if entry.op.query is not None}
+    queries = {refs[(op.query, "validation")]["$ref"].rsplit("/", 1)[-1] for op in endpoints if op.query is not None}
     used = _referenced({"paths": document["paths"], "schemas": {k: v for k, v in schemas.items() if k not in queries}})
     document["components"]["schemas"] = {k: v for k, v in sorted(schemas.items()) if k not in queries or k in used}
     digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()

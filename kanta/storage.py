@@ -1,4 +1,4 @@
-"""The one place that builds Blob Storage clients and signs SAS URLs.
+"""The one place that builds Blob Storage clients, names blobs and signs SAS URLs.
 
 Locally the ``KANTA_STORAGE`` setting holds a connection string (Azurite's), and SAS
 tokens are signed with its account key. In Azure the same connection is identity-based
@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import threading
-from collections.abc import Iterable
-from typing import Literal
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
 from azure.storage.blob import (
     BlobClient,
@@ -215,6 +216,14 @@ def delete_thumbnails(prefix: str) -> None:
     delete_prefix(prefix, [faces_container()])
 
 
+def delete_photo(blob_name: str, event_code: str, image_id: uuid.UUID | None) -> None:
+    """Delete a photo's blob and, for an image ``image_id`` of event ``event_code``, its face
+    thumbnails. What is already gone is skipped."""
+    delete_blobs([blob_name])
+    if image_id is not None:
+        delete_thumbnails(thumbnail_prefix(event_code, image_id))
+
+
 def thumbnail_url(blob_name: str, expires_at: dt.datetime) -> str:
     """Read SAS URL of a face thumbnail."""
     return read_url(blob_name, expires_at, FACES_CONTAINER)
@@ -299,3 +308,47 @@ def delete_prefix(prefix: str, containers: Iterable[ContainerClient] | None = No
         delete_blobs(names, container)
         count += len(names)
     return count
+
+
+# --------------------------------------------------------------------------- blob names and read URLs
+
+
+def blob_name_for(event_code: str, image_id: uuid.UUID, extension: str) -> str:
+    """Blob name of an uploaded image: ``{event_code}/{image_id}.{extension}``."""
+    return f"{event_code}/{image_id}.{extension}"
+
+
+def event_prefix(event_code: str) -> str:
+    """Prefix of an event's blobs in either container (its photos, its thumbnails): ``{event_code}/``."""
+    return f"{event_code}/"
+
+
+def thumbnail_prefix(event_code: str, image_id: uuid.UUID) -> str:
+    """Prefix of an image's face thumbnails in the faces container: ``{event_code}/{image_id}/``."""
+    return f"{event_code}/{image_id}/"
+
+
+def read_url_expiry(at_most_s: float | None = None) -> dt.datetime:
+    """When read URLs issued now expire: ``KANTA_READ_URL_TTL_S`` seconds from now, or
+    ``at_most_s`` seconds if that is shorter."""
+    ttl = get_settings().read_url_ttl_s
+    return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl if at_most_s is None else min(ttl, at_most_s))
+
+
+def face_urls(row: Mapping[str, Any], expires_at: dt.datetime) -> dict[str, str]:
+    """``url`` (the face's thumbnail, else its photo) and ``image_url`` (the photo) of a face
+    row holding ``thumbnail_blob`` and ``blob_name``."""
+    image_url = read_url(row["blob_name"], expires_at)
+    thumbnail = row.get("thumbnail_blob")
+    return {"url": thumbnail_url(thumbnail, expires_at) if thumbnail else image_url, "image_url": image_url}
+
+
+def photo_url(row: Mapping[str, Any], expires_at: dt.datetime) -> str | None:
+    """Read URL of an image row's photo once it is ``processed``; ``None`` before (its blob
+    may not exist) and for a failed one (its bytes are not a photo Kanta vouches for)."""
+    return read_url(row["blob_name"], expires_at) if row["status"] == "processed" else None
+
+
+def face_thumbnail_url(row: Mapping[str, Any], expires_at: dt.datetime) -> str | None:
+    """Read URL of a face row's thumbnail, or ``None`` when it has none."""
+    return thumbnail_url(row["thumbnail_blob"], expires_at) if row.get("thumbnail_blob") else None

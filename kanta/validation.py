@@ -173,3 +173,18 @@ QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
 MAX_PAGE = 200
 PageLimit = QueryInt(1, MAX_PAGE)
 PageOffset = QueryInt(0, INT4_MAX)
+
+
+#: Event codes appear in URLs and blob names: 3–32 characters of ``[a-z0-9-]``.
+EVENT_CODE_PATTERN = r"^[a-z0-9-]{3,32}$"
+
+
+def _event_code(value: Any) -> Any:
+    if not isinstance(value, str) or not re.fullmatch(EVENT_CODE_PATTERN, value):
+        raise invalid("bad_event_code", "Must be 3 to 32 characters of a-z, 0-9 and '-'.")
+    return value
+
+
+#: An event code (``EVENT_CODE_PATTERN``), with Kanta's message when it is not one. The
+#: pattern is also written into its JSON schema (the OpenAPI document), not checked by pydantic.
+EventCode = Annotated[str, AfterValidator(_event_code), Field(json_schema_extra={"pattern": EVENT_CODE_PATTERN})]

@@ -1,11 +1,15 @@
 """Helpers shared by the tests: photos of tests/data, the blob trigger and the HTTP functions
-called the way the Functions host calls them, and resetting Kanta's cached clients."""
+called the way the Functions host calls them, Kanta's settings changed for one test
+(``SettingsOverride``, ``override_settings``; the fixture ``settings_override``), and the
+checks of error responses, events and images that tests of several modules share."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,49 @@ def reset_clients() -> None:
     close_pool()
     get_settings.cache_clear()
     get_blob_service.cache_clear()
+
+
+class SettingsOverride:
+    """Kanta's settings changed for one test, the one way tests do it: calling it with
+    ``KANTA_…`` names sets those environment variables (``None`` unsets one), then forgets
+    the cached settings, pool and storage clients (``reset_clients``) so the next use reads
+    them afresh; ``restore`` puts back every variable as it was before its first change and
+    resets the clients again. The fixture ``settings_override`` (tests/conftest.py) restores
+    at teardown; ``override_settings`` does it for a ``with`` block."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, str | None] = {}
+
+    def __call__(self, **values: object) -> None:
+        for name, value in values.items():
+            self.saved.setdefault(name, os.environ.get(name))
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = str(value)
+        reset_clients()
+
+    def restore(self) -> None:
+        for name, value in self.saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self.saved.clear()
+        reset_clients()
+
+
+@contextlib.contextmanager
+def override_settings(**values: object) -> Iterator[SettingsOverride]:
+    """Kanta's settings changed by ``values`` (``KANTA_…`` name → value; ``None`` unsets)
+    for a ``with`` block, restored after it however it ends; yields the override, which may
+    change more settings within the block."""
+    override = SettingsOverride()
+    try:
+        override(**values)
+        yield override
+    finally:
+        override.restore()
 
 
 class Api:
@@ -215,8 +262,6 @@ def seeded_event(functions: dict[str, Callable], prefix: str, guests: bool = Fal
     and clustered: the real keys of each route parameter name (``code``, ``image_id``,
     ``face_id``, ``cluster_id``; faces in the order of their images); with
     ``guests``, also the ``token`` of a guest link that allows everything."""
-    import uuid
-
     api = Api(functions)
     code = f"{prefix}-{uuid.uuid4().hex[:12]}"
     status, body = api("create_event", "POST", json_body={"code": code})
@@ -264,3 +309,81 @@ def error_codes() -> dict[str, set[int]]:
         for kind in re.findall(r"route_(?:int|uuid)\(req, \"\w+\", \"(\w+)\"\)", path.read_text()):
             codes.setdefault(f"{kind}_not_found", set()).add(404)
     return codes
+
+
+# --- error responses, events and images, as the tests of several modules check them ------------
+
+#: The smallest labelled photo with one face: keeps dlib's work per test short.
+FACE = "obama_5_small.jpg"
+#: The headers of a JSON request body.
+JSON = {"Content-Type": "application/json"}
+#: Words of Python and of the libraries Kanta uses, which no message may show a client.
+LIBRARY_WORDS = ["pydantic", "psycopg", "PIL", "Pillow", "sys.", "Traceback", "Error:", "recursion",
+                 "Input should", "Value error", "int_max_str_digits", "Decimal(", "Expecting", "char ", "line 1",
+                 "unable to parse", "should be"]
+
+
+def assert_error(response: tuple[int, Any], status: int, code: str) -> dict[str, Any]:
+    """Assert ``response`` is the JSON error ``code`` with a human message; return its body."""
+    got_status, body = response
+    assert got_status == status, body
+    assert body["code"] == code, body
+    assert isinstance(body["message"], str) and body["message"].strip(), body
+    return body
+
+
+def error_fields(body: dict[str, Any]) -> set[str]:
+    """The fields a ``validation_error`` names in its ``details``."""
+    return {d["field"] for d in body["details"]}
+
+
+def assert_kantas_words(body: dict[str, Any]) -> None:
+    """Neither the message nor any detail's message of an error names a library or Python."""
+    messages = [body["message"]] + [d["message"] for d in body.get("details") or []]
+    for message in messages:
+        assert not [w for w in LIBRARY_WORDS if w.lower() in message.lower()], body
+
+
+def new_code() -> str:
+    """A fresh event code (no event has it)."""
+    return f"bad-{uuid.uuid4().hex[:12]}"
+
+
+def call_json(api: Api, event: dict[str, Any], name: str, method: str, **kwargs: Any) -> tuple[int, Any]:
+    """Call a JSON-bodied function; a raw ``body`` goes as ``application/json`` unless
+    ``headers`` say otherwise."""
+    route = None if name == "create_event" else {"code": event["code"], "cluster_id": "0", "face_id": "0"}
+    if "body" in kwargs:
+        kwargs.setdefault("headers", JSON)
+    return api(name, method, route=route, **kwargs)
+
+
+def call_query(api: Api, event: dict[str, Any], name: str, params: dict[str, str]) -> tuple[int, Any]:
+    """Call a function that reads a query string (``list_events``, ``list_images``,
+    ``list_clusters``, ``search_event`` with a selfie of ``FACE``) with ``params``."""
+    method = "POST" if name == "search_event" else "GET"
+    route = None if name == "list_events" else {"code": event["code"]}
+    return api(name, method, route=route, params=params, body=photo(FACE))
+
+
+def get_event(api: Api, code: str) -> dict[str, Any]:
+    """``GET /api/events/{code}``; asserts 200."""
+    status, body = api("get_event", route={"code": code})
+    assert status == 200, body
+    return body
+
+
+def get_image(api: Api, image_id: str) -> dict[str, Any]:
+    """``GET /api/images/{image_id}``; asserts 200."""
+    status, body = api("get_image", route={"image_id": image_id})
+    assert status == 200, body
+    return body
+
+
+def assert_processed(api: Api, image_id: str, faces: int) -> dict[str, Any]:
+    """The image is ``processed``, with no failure and ``faces`` faces; its detail."""
+    image = get_image(api, image_id)
+    assert image["status"] == "processed", image
+    assert (image["failure_code"], image["failure_reason"]) == (None, None)
+    assert image["face_count"] == len(image["faces"]) == faces
+    return image

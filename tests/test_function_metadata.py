@@ -144,3 +144,22 @@ def test_http_functions_do_not_import_dlib(services):
         "print('dlib' in sys.modules, 'sklearn' in sys.modules)"
     )
     assert _run_python(code, services).split() == ["False", "False"]
+
+
+def test_http_functions_take_the_request_the_worker_binds():
+    """Each HTTP function the host indexes takes one parameter, ``req`` (the trigger's name:
+    the worker binds by parameter name, reading the signature), and returns an
+    ``HttpResponse`` (the ``$return`` binding), whatever its handler takes."""
+    import inspect
+    import typing
+
+    import azure.functions as func
+
+    from function_app import app
+    from kanta.local.host import index_functions
+
+    for fn in index_functions(app):
+        if fn.is_http_function():
+            user = fn.get_user_function()
+            assert list(inspect.signature(user).parameters) == ["req"], fn.get_function_name()
+            assert typing.get_type_hints(user) == {"req": func.HttpRequest, "return": func.HttpResponse}

@@ -9,7 +9,7 @@ request models' field names, numbers of thousands of digits, deep nesting, unpai
 surrogates, NULs, UTF-16, random bytes, image headers followed by junk, tiny real images).
 
 Every response must be: no 5xx; JSON (or an empty 204); an error ``{code, message}`` (and
-``details`` of ``{field, message, type}``) whose code is one the source spells out; no
+``details`` of ``{field, message, type}``) whose code is in ``kanta.errors.CATALOGUE``; no
 message naming a library or Python's internals; and within ``REFUSED_LATENCY_S`` for a
 refusal, ``LATENCY_S`` for an answer.
 
@@ -37,7 +37,9 @@ from PIL import Image
 from pydantic import BaseModel
 
 import kanta
-from tests.helpers import error_codes, http_functions, parsed_models, photo, seeded_event
+from kanta.endpoints import endpoint_of
+from kanta.errors import CODES
+from tests.helpers import http_functions, photo, seeded_event
 
 #: Requests generated per route.
 EXAMPLES = 200
@@ -84,9 +86,15 @@ BODY_NAMES = sorted({f for m in schema_models() if not m.__name__.endswith("Quer
                      and m.model_config.get("extra") == "forbid" for f in m.model_fields})
 
 def stable_codes() -> set[str]:
-    """The error codes Kanta's source spells out (``Invalid("no_face", ...)``,
-    ``not_found("event", ...)``): a code built at run time is not stable."""
-    return set(error_codes())
+    """The error codes of ``kanta.errors.CATALOGUE``: a code built at run time is not stable."""
+    return set(CODES)
+
+
+def parsed_models(function: Any, part: str) -> list[type[BaseModel]]:
+    """The pydantic model the endpoint behind ``function`` reads its ``part`` ("body",
+    "query") into (``kanta.endpoints``); none for a photo or no such part."""
+    model = getattr(endpoint_of(function), part)
+    return [model] if isinstance(model, type) else []
 
 
 # --- generated requests -----------------------------------------------------------------------
@@ -261,7 +269,7 @@ def check_response(status: int, raw: bytes, seconds: float, media_type: str, rou
         messages = [body["message"]] if isinstance(body, dict) and isinstance(body.get("message"), str) else []
     else:
         assert isinstance(body, dict) and set(body) <= {"code", "message", "details"}, body
-        assert body["code"] in codes, f"code {body['code']!r} is not spelled out in kanta/"
+        assert body["code"] in codes, f"code {body['code']!r} is not in kanta.errors.CATALOGUE"
         assert isinstance(body["message"], str) and body["message"].strip(), body
         messages = [body["message"]]
         if "details" in body:
@@ -287,9 +295,9 @@ def test_generated_requests_get_kantas_answers(functions, seed, name, route, met
         return weighted((1, st.sampled_from(real)), (1, any_text)) if real else any_text
 
     # Half plausible objects, a tenth real photos (a search that matches), the rest garbage.
-    plausible = plausible_bodies(seed, parsed_models(function, "parse_json"))
+    plausible = plausible_bodies(seed, parsed_models(function, "body"))
     bodies = weighted((5, plausible), (1, st.just(photo(SELFIE))), (4, garbage_bodies))
-    query_names = [f for m in parsed_models(function, "parse_query") for f in m.model_fields]
+    query_names = [f for m in parsed_models(function, "query") for f in m.model_fields]
     requests = st.sampled_from(methods).flatmap(
         lambda method: st.tuples(st.just(method), st.fixed_dictionaries({p: value(p) for p in params}),
                                  queries(query_names), bodies, content_types))

@@ -14,16 +14,19 @@ import time
 
 import numpy as np
 import psycopg
-from psycopg.types.json import Jsonb
 
+from kanta import storage
 from kanta.clusters.algorithm import NOISE, cluster_descriptors, stable_ids
 from kanta.clusters.cuts import EventCuts, event_cuts, recorded_cuts
 from kanta.clusters.schemas import Cluster, ClusterList, ClusterListQuery, ClusterRun, ClusterSample, FaceAssignment
 from kanta.config import get_settings
 from kanta.db import connection
 from kanta.errors import Invalid, Unavailable, not_found
-from kanta.events.service import RUNNING_SQL, get_event_id
-from kanta.images import store
+from kanta.faces import DESCRIPTOR_DIM
+from kanta.store import events as event_store
+from kanta.store import images as store
+from kanta.store import people as people_store
+from kanta.store.events import get_event_id
 
 log = logging.getLogger(__name__)
 
@@ -56,23 +59,18 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
                               noise_count=0, kept_count=0, seconds=time.perf_counter() - started)
         # Read the version before the faces: anything committed before this read is also
         # in the faces read next, so recording it never hides a change.
-        event = conn.execute(
-            "SELECT faces_version, corrections_version, next_cluster_id FROM events WHERE id = %s", (event_id,)
-        ).fetchone()
+        event = event_store.clustering_state(conn, event_id)
         rows = store.faces_to_cluster(conn, event_id)
         index = {r["id"]: i for i, r in enumerate(rows)}
         pinned: dict[int, int] = {}
         rejected: dict[int, set[int]] = {}
-        for c in conn.execute(
-            "SELECT face_id, kind, cluster_id FROM face_corrections WHERE event_id = %s ORDER BY created_at",
-            (event_id,),
-        ):
+        for c in people_store.event_corrections(conn, event_id):
             if c["face_id"] in index:
                 if c["kind"] == "pinned":
                     pinned[index[c["face_id"]]] = c["cluster_id"]
                 else:
                     rejected.setdefault(index[c["face_id"]], set()).add(c["cluster_id"])
-        descriptors = np.array([r["descriptor"].to_numpy() for r in rows]) if rows else np.empty((0, 128))
+        descriptors = np.array([r["descriptor"].to_numpy() for r in rows]) if rows else np.empty((0, DESCRIPTOR_DIM))
         previous = np.array([r["previous"] for r in rows], dtype=np.int64)
         # Faces of one photo are never one person (graph_average's cannot-link groups).
         photo_of: dict = {}
@@ -101,19 +99,8 @@ def recluster_event(event_code: str, trigger: str = "manual") -> ClusterRun:
             kept_count=int(((previous != NOISE) & (ids == previous)).sum()),
             seconds=time.perf_counter() - started,
         )
-        conn.execute(
-            """INSERT INTO cluster_runs (event_id, started_at, trigger, algorithm, parameters, face_count,
-                                         cluster_count, noise_count, kept_count, seconds)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            (event_id, started_at, trigger, settings.cluster_algorithm, Jsonb(parameters), run.face_count,
-             run.cluster_count, run.noise_count, run.kept_count, run.seconds),
-        )
-        conn.execute(
-            """UPDATE events SET clustered_version = %s, clustered_corrections_version = %s,
-                                 last_clustered_at = now(), next_cluster_id = %s
-               WHERE id = %s""",
-            (event["faces_version"], event["corrections_version"], next_id, event_id),
-        )
+        people_store.record_run(conn, event_id, started_at, run, parameters)
+        event_store.record_clustered(conn, event_id, event, next_id)
     log.info("re-clustered %s: %d faces, %d clusters, %d noise, %d kept their id, in %.2f s", event_code,
              run.face_count, run.cluster_count, run.noise_count, run.kept_count, run.seconds)
     return run
@@ -123,20 +110,15 @@ def cuts_in_use(conn: psycopg.Connection, event_id: int) -> EventCuts:
     """The cuts event ``event_id`` uses now: those its last re-clustering estimated from its
     faces, never looser than the settings' (``kanta.clusters.cuts.recorded_cuts``); the
     settings' before its first run."""
-    row = conn.execute("SELECT parameters FROM cluster_runs WHERE event_id = %s ORDER BY id DESC LIMIT 1",
-                       (event_id,)).fetchone()
-    return recorded_cuts(row["parameters"] if row else None, get_settings())
+    run = people_store.last_run(conn, event_id)
+    return recorded_cuts(run["parameters"] if run else None, get_settings())
 
 
 def recluster_due_events() -> list[ClusterRun]:
     """Re-cluster every running event whose faces changed, or that a host corrected, since its
     last run (the timer's job)."""
     with connection() as conn:
-        codes = [r["code"] for r in conn.execute(
-            f"""SELECT e.code FROM events e WHERE {RUNNING_SQL}
-                AND (e.faces_version > e.clustered_version OR e.corrections_version > e.clustered_corrections_version)
-                ORDER BY e.id"""
-        )]
+        codes = event_store.running_events_due(conn)
     return [recluster_event(code, trigger="timer") for code in codes]
 
 
@@ -147,14 +129,8 @@ def list_clusters(event_code: str, query: ClusterListQuery) -> ClusterList:
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
         counts = store.face_tallies(conn, event_id)
-        last_clustered_at = conn.execute(
-            "SELECT last_clustered_at FROM events WHERE id = %s", (event_id,)).fetchone()["last_clustered_at"]
-        last_run = conn.execute(
-            """SELECT %s AS event_code, 'done' AS status, trigger, algorithm, parameters, started_at,
-                      face_count, cluster_count, noise_count, kept_count, seconds
-               FROM cluster_runs WHERE event_id = %s ORDER BY id DESC LIMIT 1""",
-            (event_code, event_id),
-        ).fetchone()
+        last_clustered_at = event_store.last_clustered_at(conn, event_id)
+        last_run = people_store.last_run(conn, event_id)
         # One more than asked tells whether another page exists.
         items = _clusters(conn, event_id, query.sample_size, limit=query.limit + 1, offset=query.offset)
     return ClusterList(
@@ -164,7 +140,7 @@ def list_clusters(event_code: str, query: ClusterListQuery) -> ClusterList:
         unclustered_count=counts["unclustered"],
         excluded_count=counts["excluded"],
         last_clustered_at=last_clustered_at,
-        last_run=ClusterRun.model_validate(last_run) if last_run else None,
+        last_run=ClusterRun.model_validate(last_run | {"event_code": event_code, "status": "done"}) if last_run else None,
     )
 
 
@@ -175,14 +151,13 @@ def _clusters(conn: psycopg.Connection, event_id: int, sample_size: int, only: i
     (largest faces first) with read URLs."""
     people = store.people(conn, event_id, only=only, limit=limit, offset=offset)
     persons = [p["cluster_id"] for p in people]
-    names = {r["cluster_id"]: r["name"] for r in conn.execute(
-        "SELECT cluster_id, name FROM clusters WHERE event_id = %s AND cluster_id = ANY(%s)", (event_id, persons))}
-    expires_at = store.read_url_expiry()
+    names = people_store.person_names(conn, event_id, persons)
+    expires_at = storage.read_url_expiry()
     by_cluster: dict[int, list[ClusterSample]] = {}
     for s in store.person_samples(conn, event_id, persons, sample_size):
         by_cluster.setdefault(s["cluster_id"], []).append(
             ClusterSample(face_id=s["face_id"], image_id=s["image_id"], bbox=store.bbox(s),
-                          **store.face_urls(s, expires_at))
+                          **storage.face_urls(s, expires_at))
         )
     return [Cluster(cluster_id=p["cluster_id"], name=names.get(p["cluster_id"]), face_count=p["face_count"],
                     photo_count=p["photo_count"], samples=by_cluster.get(p["cluster_id"], [])) for p in people]
@@ -210,20 +185,13 @@ def hold_people(conn: psycopg.Connection, event_id: int) -> None:
         raise Unavailable("people_busy", "The people of this event are being sorted again; try in a minute.") from None
 
 
-def forget_names(conn: psycopg.Connection, event_id: int, persons: list[int] | None = None) -> None:
-    """Delete the names of the event's ``persons`` (``None``: of all its people): a person's
-    name is personal data too, and goes when their faces do."""
-    conn.execute("DELETE FROM clusters WHERE event_id = %s AND (%s::int[] IS NULL OR cluster_id = ANY(%s))",
-                 (event_id, persons, persons))
-
-
 def _correcting(conn: psycopg.Connection, event_id: int) -> None:
     """Start a correction of an event's people in this transaction: wait for a running
     re-clustering of the event to commit (``hold_people``), so the correction lands on top of
     its result instead of being overwritten by it, and schedule the next run.
     Raises ``Unavailable`` ``people_busy`` after ``CORRECTION_WAIT_S`` seconds."""
     hold_people(conn, event_id)
-    conn.execute("UPDATE events SET corrections_version = corrections_version + 1 WHERE id = %s", (event_id,))
+    event_store.corrected(conn, event_id)
 
 
 def rename_cluster(event_code: str, cluster_id: int, name: str | None) -> Cluster:
@@ -232,11 +200,7 @@ def rename_cluster(event_code: str, cluster_id: int, name: str | None) -> Cluste
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
         _require_cluster(conn, event_id, cluster_id)
-        conn.execute(
-            """INSERT INTO clusters (event_id, cluster_id, name) VALUES (%s, %s, %s)
-               ON CONFLICT (event_id, cluster_id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()""",
-            (event_id, cluster_id, name),
-        )
+        people_store.set_name(conn, event_id, cluster_id, name)
         (person,) = _clusters(conn, event_id, RESPONSE_SAMPLES, only=cluster_id)
     return person
 
@@ -253,31 +217,15 @@ def merge_clusters(event_code: str, cluster_id: int, into: int) -> Cluster:
         _require_cluster(conn, event_id, cluster_id)
         _require_cluster(conn, event_id, into)
         _pin(conn, event_id, store.faces_of_person(conn, event_id, cluster_id), into)
-        conn.execute(
-            """INSERT INTO clusters (event_id, cluster_id, name)
-               SELECT event_id, %s, name FROM clusters WHERE event_id = %s AND cluster_id = %s AND name IS NOT NULL
-               ON CONFLICT (event_id, cluster_id) DO UPDATE
-               SET name = coalesce(clusters.name, EXCLUDED.name), updated_at = now()""",
-            (into, event_id, cluster_id),
-        )
-        conn.execute("DELETE FROM clusters WHERE event_id = %s AND cluster_id = %s", (event_id, cluster_id))
+        people_store.carry_name(conn, event_id, cluster_id, into)
         (person,) = _clusters(conn, event_id, RESPONSE_SAMPLES, only=into)
     return person
 
 
 def _pin(conn: psycopg.Connection, event_id: int, face_ids: list[int], cluster_id: int) -> None:
-    """Pin faces ``face_ids`` to person ``cluster_id``: three statements, however many faces."""
-    # A face has one pin; pinning it to a person also withdraws "not this person" for it.
-    conn.execute(
-        """DELETE FROM face_corrections
-           WHERE face_id = ANY(%s) AND (kind = 'pinned' OR (kind = 'rejected' AND cluster_id = %s))""",
-        (face_ids, cluster_id),
-    )
-    conn.execute(
-        """INSERT INTO face_corrections (face_id, event_id, kind, cluster_id)
-           SELECT unnest(%s::bigint[]), %s, 'pinned', %s""",
-        (face_ids, event_id, cluster_id),
-    )
+    """Pin faces ``face_ids`` to person ``cluster_id`` and put them in it: three statements,
+    however many faces."""
+    people_store.pin(conn, event_id, face_ids, cluster_id)
     store.set_person(conn, event_id, face_ids, cluster_id)
 
 
@@ -301,12 +249,7 @@ def move_face(face_id: int, cluster_id: int | None) -> FaceAssignment:
             current = face["cluster_id"]
             if current is None or current < 0:
                 raise Invalid("not_in_cluster", "This face is not in a person.")
-            conn.execute("DELETE FROM face_corrections WHERE face_id = %s AND kind = 'pinned'", (face_id,))
-            conn.execute(
-                """INSERT INTO face_corrections (face_id, event_id, kind, cluster_id)
-                   VALUES (%s, %s, 'rejected', %s) ON CONFLICT DO NOTHING""",
-                (face_id, face["event_id"], current),
-            )
+            people_store.reject(conn, face["event_id"], face_id, current)
             store.set_person(conn, face["event_id"], [face_id], NOISE)
             return FaceAssignment(face_id=face_id, cluster_id=NOISE)
         _require_cluster(conn, face["event_id"], cluster_id)
@@ -317,11 +260,7 @@ def move_face(face_id: int, cluster_id: int | None) -> FaceAssignment:
 def corrections_of(conn: psycopg.Connection, face_ids: list[int]) -> list[dict]:
     """The hosts' corrections of faces ``face_ids``: ``face_id``, ``kind``, ``cluster_id``
     (read before a photo's faces are replaced, for ``restore_corrections``)."""
-    if not face_ids:
-        return []
-    return conn.execute(
-        "SELECT face_id, kind, cluster_id FROM face_corrections WHERE face_id = ANY(%s)", (face_ids,)
-    ).fetchall()
+    return people_store.corrections_of(conn, face_ids)
 
 
 def restore_corrections(conn: psycopg.Connection, event_id: int, corrections: list[dict],
@@ -329,9 +268,5 @@ def restore_corrections(conn: psycopg.Connection, event_id: int, corrections: li
     """Give the faces that replaced others (``new_ids``: old face id → new face id) the
     corrections the old ones had (``corrections_of``), so a photo indexed again keeps what
     the host decided about its faces."""
-    rows = [(new_ids[c["face_id"]], event_id, c["kind"], c["cluster_id"]) for c in corrections if c["face_id"] in new_ids]
-    if rows:
-        with conn.cursor() as cur:
-            cur.executemany(
-                """INSERT INTO face_corrections (face_id, event_id, kind, cluster_id) VALUES (%s, %s, %s, %s)
-                   ON CONFLICT DO NOTHING""", rows)
+    people_store.add_corrections(
+        conn, [(new_ids[c["face_id"]], event_id, c["kind"], c["cluster_id"]) for c in corrections if c["face_id"] in new_ids])

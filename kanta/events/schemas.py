@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from typing import Annotated, Any, get_args
+from typing import Annotated, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from kanta.privacy.policy import DEFAULT_RETENTION_DAYS, MAX_CONSENT_TEXT, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS
-from kanta.validation import BodyInt, PageLimit, PageOffset, QueryBool, Text, Timestamp, check_window, invalid
-
-#: Event codes appear in URLs and blob names: 3–32 characters of ``[a-z0-9-]``.
-EVENT_CODE_PATTERN = r"^[a-z0-9-]{3,32}$"
-
-
-def _event_code(value: Any) -> Any:
-    if not isinstance(value, str) or not re.fullmatch(EVENT_CODE_PATTERN, value):
-        raise invalid("bad_event_code", "Must be 3 to 32 characters of a-z, 0-9 and '-'.")
-    return value
-
-
-#: An event code (``EVENT_CODE_PATTERN``), with Kanta's message when it is not one. The
-#: pattern is also written into its JSON schema (the OpenAPI document), not checked by pydantic.
-EventCode = Annotated[str, AfterValidator(_event_code), Field(json_schema_extra={"pattern": EVENT_CODE_PATTERN})]
-
+from kanta.validation import (
+    BodyInt,
+    EventCode,
+    PageLimit,
+    PageOffset,
+    QueryBool,
+    Text,
+    Timestamp,
+    check_window,
+)
 
 #: Days face data is kept after the event (``kanta.privacy.policy``): a JSON integer in
 #: 1..3650; ``null``: until the event is deleted.

@@ -321,7 +321,7 @@ def quality_reason(bbox: BoundingBox, sharpness: float, yaw: float, *, min_face_
     fewer pixels, blurred or seen in profile (its training set, VGGFace2 and FaceScrub, is
     mostly near-frontal), so such a face is where a stranger's selfie would land close by
     chance. Thresholds: ``kanta.config`` (``KANTA_MIN_FACE_PX``, ``KANTA_MIN_FACE_SHARPNESS``,
-    ``KANTA_MAX_FACE_YAW``), measured in bench/README.md.
+    ``KANTA_MAX_FACE_YAW_DEG``), measured in bench/README.md.
     """
     if min(bbox.width, bbox.height) < min_face_px:
         return "too_small"
@@ -411,7 +411,7 @@ def analysis_settings(settings: Any, *, query: bool = False) -> dict[str, Any]:
         "profile": settings.detection_profile,
         "min_face_px": settings.min_face_px,
         "min_sharpness": settings.min_face_sharpness,
-        "max_yaw": settings.max_face_yaw,
+        "max_yaw": settings.max_face_yaw_deg,
     }
     if query:
         profile = PROFILES[settings.detection_profile]

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -12,7 +13,7 @@ from uuid import UUID
 import azure.functions as func
 
 from kanta import caps
-from kanta.events.schemas import EventCode
+from kanta.endpoints import endpoint
 from kanta.guests import service, tokens
 from kanta.guests.schemas import (
     GuestEvent,
@@ -26,29 +27,30 @@ from kanta.guests.schemas import (
     GuestSearchResult,
     GuestUploadStatus,
 )
-from kanta.http import api, json_response, no_content, parse_json, parse_query, route_uuid
 from kanta.images.schemas import GuestUploadRequest, UploadBatch
-from kanta.openapi import IMAGE_BODY, operation
 from kanta.privacy.schemas import ForgetResult
+from kanta.validation import EventCode
 
 log = logging.getLogger(__name__)
 
-bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
+bp = func.Blueprint()
 
-#: Guest routes skip the host's key check: the token is checked by ``service.authorize``.
-GUEST = func.AuthLevel.ANONYMOUS
 #: What every guest route may answer before it looks at the request itself.
 _GUEST_ERRORS = ("guest_token_invalid", "event_not_found")
 #: What a selfie may be refused with (``kanta.search.service.search_selfie``).
 _SELFIE_ERRORS = ("payload_too_large", "invalid_image", "no_face", "face_unusable")
-#: Route parameters, for the OpenAPI document.
-_CODE = {"code": EventCode}
 
 
 def _guest(req: func.HttpRequest) -> service.Guest:
     """The guest the request's bearer token authorises for the route's event (first, before
     the request is read: a caller without a valid token learns nothing more)."""
     return service.authorize(req.route_params["code"], tokens.bearer_token(req.headers.get("authorization")))
+
+
+#: A host's route (function key).
+host = functools.partial(endpoint, bp, tag="guests")
+#: A guest route: anonymous at the host, authorised by the guest link's token (``_guest``).
+guest_route = functools.partial(endpoint, bp, tag="guests", auth="guest", authorize=_guest, path={"code": EventCode})
 
 
 def _origin(req: func.HttpRequest) -> str:
@@ -59,131 +61,83 @@ def _origin(req: func.HttpRequest) -> str:
 # --------------------------------------------------------------------------- host
 
 
-@bp.function_name("create_guest_link")
-@bp.route(route="events/{code}/guest-link", methods=["POST"])
-@operation(summary="Create or rotate the event's guest link", tag="guests", auth="function", path=_CODE,
-           body=GuestLinkCreate, responses={201: GuestLinkCreated}, errors=("event_not_found",))
-@api
-def create_guest_link(req: func.HttpRequest) -> func.HttpResponse:
-    """``POST /api/events/{code}/guest-link`` ``{expires_at?, rights?: {upload, find_me, gallery}}``
-    → 201 ``{token, join_url, expires_at, created_at, rights, qr_svg, qr_png}``, replacing any
-    link the event had; 404 ``event_not_found``; 422."""
-    link = service.create_link(req.route_params["code"], parse_json(req, GuestLinkCreate), _origin(req))
-    response = json_response(link, 201)
-    # The token is shown once: no cache along the way may keep it (as RFC 6749 §5.1 asks of tokens).
-    response.headers["Cache-Control"] = "no-store"
-    return response
+@host("create_guest_link", "POST", "events/{code}/guest-link", summary="Create or rotate the event's guest link",
+      responses={201: GuestLinkCreated}, errors=("event_not_found",),
+      # The token is shown once: no cache along the way may keep it (as RFC 6749 §5.1 asks of tokens).
+      headers={"Cache-Control": "no-store"})
+def create_guest_link(code: EventCode, body: GuestLinkCreate, req: func.HttpRequest) -> GuestLinkCreated:
+    """Make the event's guest link, replacing any it had: its token (shown this once), join
+    URL and QR codes."""
+    return service.create_link(code, body, _origin(req))
 
 
-@bp.function_name("get_guest_link")
-@bp.route(route="events/{code}/guest-link", methods=["GET"])
-@operation(summary="Show the event's guest link (without its token)", tag="guests", auth="function", path=_CODE,
-           responses={200: GuestLink}, errors=("event_not_found", "guest_link_not_found"))
-@api
-def get_guest_link(req: func.HttpRequest) -> func.HttpResponse:
-    """``GET /api/events/{code}/guest-link`` → ``{rights, expires_at, created_at, expired}``;
-    404 ``event_not_found`` / ``guest_link_not_found``."""
-    return json_response(service.get_link(req.route_params["code"]))
+@host("get_guest_link", "GET", "events/{code}/guest-link", summary="Show the event's guest link (without its token)",
+      responses={200: GuestLink}, errors=("event_not_found", "guest_link_not_found"))
+def get_guest_link(code: EventCode) -> GuestLink:
+    """The guest link's rights and times; never its token."""
+    return service.get_link(code)
 
 
-@bp.function_name("delete_guest_link")
-@bp.route(route="events/{code}/guest-link", methods=["DELETE"])
-@operation(summary="Revoke the event's guest link", tag="guests", auth="function", path=_CODE,
-           responses={204: None}, errors=("event_not_found", "guest_link_not_found"))
-@api
-def delete_guest_link(req: func.HttpRequest) -> func.HttpResponse:
-    """``DELETE /api/events/{code}/guest-link`` → 204, the token stops working at once; 404."""
-    service.delete_link(req.route_params["code"])
-    return no_content()
+@host("delete_guest_link", "DELETE", "events/{code}/guest-link", summary="Revoke the event's guest link",
+      responses={204: None}, errors=("event_not_found", "guest_link_not_found"))
+def delete_guest_link(code: EventCode) -> None:
+    """Revoke the guest link: its token stops working at once."""
+    service.delete_link(code)
 
 
 # --------------------------------------------------------------------------- guests
 
 
-@bp.function_name("guest_event")
-@bp.route(route="guest/events/{code}", methods=["GET"], auth_level=GUEST)
-@operation(summary="The event as its guests see it", tag="guests", auth="guest", path=_CODE,
-           responses={200: GuestEvent}, errors=_GUEST_ERRORS)
-@api
-def guest_event(req: func.HttpRequest) -> func.HttpResponse:
-    """``GET /api/guest/events/{code}`` → ``{code, name, description, starts_at, ends_at, rights,
-    link_expires_at, face_search, consent_text, privacy}``; 401 ``guest_token_invalid``; 404."""
-    return json_response(service.event_details(_guest(req)))
+@guest_route("guest_event", "GET", "guest/events/{code}", summary="The event as its guests see it",
+             responses={200: GuestEvent}, errors=_GUEST_ERRORS)
+def guest_event(guest: service.Guest) -> GuestEvent:
+    """The event as its guests see it: what it is, what the link allows, its consent and
+    privacy texts."""
+    return service.event_details(guest)
 
 
-@bp.function_name("guest_create_uploads")
-@bp.route(route="guest/events/{code}/uploads", methods=["POST"], auth_level=GUEST)
-@operation(summary="Upload URLs for a guest's photos", tag="guests", auth="guest", path=_CODE,
-           body=GuestUploadRequest, responses={201: UploadBatch},
-           errors=(*_GUEST_ERRORS, "right_withheld", "too_many_requests"))
-@api
-def guest_create_uploads(req: func.HttpRequest) -> func.HttpResponse:
-    """``POST /api/guest/events/{code}/uploads`` ``{files: [{filename, content_type, size_bytes}]}``
-    (1–50) → 201 ``{uploads: [ticket]}`` as for the host; 401; 403 ``right_withheld``; 404; 413;
-    422 (also a file over the size limit); 429 ``too_many_requests`` (files or bytes over the
-    link's or the event's budget)."""
-    guest = _guest(req)
-    tickets = service.create_uploads(guest, parse_json(req, GuestUploadRequest))
-    return json_response(UploadBatch(uploads=tickets), 201)
+@guest_route("guest_create_uploads", "POST", "guest/events/{code}/uploads", summary="Upload URLs for a guest's photos",
+             responses={201: UploadBatch}, errors=(*_GUEST_ERRORS, "right_withheld", "too_many_requests"))
+def guest_create_uploads(guest: service.Guest, body: GuestUploadRequest) -> UploadBatch:
+    """Upload URLs as for the host (1-50 files); refused over the size limit, and over the
+    link's or the event's budget of files or bytes (429)."""
+    return UploadBatch(uploads=service.create_uploads(guest, body))
 
 
-@bp.function_name("guest_upload_status")
-@bp.route(route="guest/events/{code}/uploads/{image_id}", methods=["GET"], auth_level=GUEST)
-@operation(summary="Indexing status of a guest's upload", tag="guests", auth="guest",
-           path={**_CODE, "image_id": UUID}, responses={200: GuestUploadStatus},
-           errors=(*_GUEST_ERRORS, "right_withheld", "image_not_found"))
-@api
-def guest_upload_status(req: func.HttpRequest) -> func.HttpResponse:
-    """``GET /api/guest/events/{code}/uploads/{image_id}`` → ``{image_id, status, failure_code,
-    failure_reason}``; 401; 403; 404 ``image_not_found``."""
-    guest = _guest(req)
-    return json_response(service.upload_status(guest, route_uuid(req, "image_id", "image")))
+@guest_route("guest_upload_status", "GET", "guest/events/{code}/uploads/{image_id}",
+             summary="Indexing status of a guest's upload", responses={200: GuestUploadStatus},
+             errors=(*_GUEST_ERRORS, "right_withheld", "image_not_found"))
+def guest_upload_status(guest: service.Guest, image_id: UUID) -> GuestUploadStatus:
+    """Whether the photo is indexed yet, or why it failed."""
+    return service.upload_status(guest, image_id)
 
 
-@bp.function_name("guest_search")
-@bp.route(route="guest/events/{code}/search", methods=["POST"], auth_level=GUEST)
-@operation(summary="Find my photos with a selfie", tag="guests", auth="guest", path=_CODE, query=GuestSearchQuery,
-           body=IMAGE_BODY, responses={200: GuestSearchResult},
-           errors=(*_GUEST_ERRORS, "right_withheld", "face_search_off", "retention_over", "consent_required",
-                   "too_many_requests", *_SELFIE_ERRORS))
-@api
-def guest_search(req: func.HttpRequest) -> func.HttpResponse:
-    """``POST /api/guest/events/{code}/search?consent=true`` with the selfie's bytes →
-    ``{photos: [{image_id, url, thumbnail_url, bbox}], urls_expire_at, reason, message}``; 401;
-    403; 404; 409 ``face_search_off`` / ``retention_over``; 413; 422 ``consent_required`` /
-    ``no_face`` / …; 429."""
-    guest = _guest(req)
-    query = parse_query(req, GuestSearchQuery)
-    return json_response(service.search(guest, req.get_body(), query.consent is True))
+@guest_route("guest_search", "POST", "guest/events/{code}/search", summary="Find my photos with a selfie",
+             responses={200: GuestSearchResult},
+             errors=(*_GUEST_ERRORS, "right_withheld", "face_search_off", "retention_over", "consent_required",
+                     "too_many_requests", *_SELFIE_ERRORS))
+def guest_search(guest: service.Guest, query: GuestSearchQuery, body: bytes) -> GuestSearchResult:
+    """The event's photos of the person in the selfie, once the guest has accepted the
+    event's consent text (``consent=true``)."""
+    return service.search(guest, body, query.consent is True)
 
 
-@bp.function_name("guest_images")
-@bp.route(route="guest/events/{code}/images", methods=["GET"], auth_level=GUEST)
-@operation(summary="The event's photos (gallery)", tag="guests", auth="guest", path=_CODE, query=GuestImagesQuery,
-           responses={200: GuestGallery}, errors=(*_GUEST_ERRORS, "right_withheld"))
-@api
-def guest_images(req: func.HttpRequest) -> func.HttpResponse:
-    """``GET /api/guest/events/{code}/images?limit&offset`` → ``{items: [{image_id, url, width,
-    height, created_at}], next_offset, urls_expire_at}``; 401; 403; 404; 422."""
-    guest = _guest(req)
-    return json_response(service.gallery(guest, parse_query(req, GuestImagesQuery)))
+@guest_route("guest_images", "GET", "guest/events/{code}/images", summary="The event's photos (gallery)",
+             responses={200: GuestGallery}, errors=(*_GUEST_ERRORS, "right_withheld"))
+def guest_images(guest: service.Guest, query: GuestImagesQuery) -> GuestGallery:
+    """One page of the event's photos, with read URLs."""
+    return service.gallery(guest, query)
 
 
-@bp.function_name("guest_forget")
-@bp.route(route="guest/events/{code}/forget", methods=["POST"], auth_level=GUEST)
-@operation(summary="Forget my face (with a selfie)", tag="guests", auth="guest", path=_CODE, query=GuestForgetQuery,
-           body=IMAGE_BODY, responses={200: ForgetResult},
-           errors=(*_GUEST_ERRORS, "right_withheld", "confirmation_required", "too_many_requests", *_SELFIE_ERRORS,
-                   "people_busy", "faces_busy", "storage_unavailable"))
-@api
-def guest_forget(req: func.HttpRequest) -> func.HttpResponse:
-    """``POST /api/guest/events/{code}/forget?confirm=true`` with a selfie's bytes → ``{erased,
-    message}`` (``kanta.privacy.service.forget_face``); 401; 403; 404; 413; 422
-    ``confirmation_required`` / ``no_face`` / …; 429; 503 ``people_busy`` / ``faces_busy`` /
-    ``storage_unavailable``."""
-    guest = _guest(req)
-    query = parse_query(req, GuestForgetQuery)
-    return json_response(service.forget(guest, req.get_body(), query.confirm is True))
+@guest_route("guest_forget", "POST", "guest/events/{code}/forget", summary="Forget my face (with a selfie)",
+             responses={200: ForgetResult},
+             errors=(*_GUEST_ERRORS, "right_withheld", "confirmation_required", "too_many_requests", *_SELFIE_ERRORS,
+                     "people_busy", "faces_busy", "storage_unavailable"))
+def guest_forget(guest: service.Guest, query: GuestForgetQuery, body: bytes) -> ForgetResult:
+    """Erase the faces of the person in the selfie from the event, once confirmed
+    (``confirm=true``; ``kanta.privacy.service.forget_face``). Nothing is erased when it
+    answers 503: try again."""
+    return service.forget(guest, body, query.confirm is True)
 
 
 # --------------------------------------------------------------------------- timer

@@ -20,11 +20,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from kanta import storage
 from kanta.caps import EVENT_BYTES, EVENT_UPLOADS, LINK_BYTES, LINK_FORGETS, LINK_SEARCHES, LINK_UPLOADS, take
 from kanta.config import get_settings
 from kanta.db import connection
 from kanta.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, not_found
-from kanta.events.service import event_dates, get_event_id
 from kanta.guests import tokens
 from kanta.guests.schemas import (
     GUEST_NO_MATCH,
@@ -42,10 +42,11 @@ from kanta.guests.schemas import (
     GuestSearchResult,
     GuestUploadStatus,
 )
-from kanta.images import store
 from kanta.images.schemas import GuestUploadRequest, UploadTicket
 from kanta.privacy.policy import DEFAULT_CONSENT_TEXT
 from kanta.privacy.schemas import ForgetResult
+from kanta.store import images as store
+from kanta.store.events import event_dates, get_event_id
 
 # --------------------------------------------------------------------------- guest links
 
@@ -57,7 +58,7 @@ OPEN_ENDED = dt.timedelta(days=30)
 #: Longest a link may live from when it is made: a token that works for years is a token
 #: that leaks; the host can always make a new one.
 MAX_LIFETIME = dt.timedelta(days=365)
-#: Longest a read URL given to a guest lives, seconds (at most ``KANTA_READ_URL_TTL``): long
+#: Longest a read URL given to a guest lives, seconds (at most ``KANTA_READ_URL_TTL_S``): long
 #: enough to show a page of photos, short enough that a forwarded URL soon stops working.
 GUEST_READ_URL_TTL_S = 600
 #: Most photos one guest search returns (``kanta.search.schemas.MAX_TOP_K``).
@@ -239,7 +240,7 @@ def _require(guest: Guest, right: str) -> None:
 
 def event_details(guest: Guest) -> GuestEvent:
     """The event as its guests see it (no counts, no ids), with their link's rights, the
-    consent text in force and when its face data goes (``kanta.events.service.event_dates``)."""
+    consent text in force and when its face data goes (``kanta.store.events.event_dates``)."""
     with connection() as conn:
         dates = event_dates(conn, guest.event_id)
     if dates is None:
@@ -308,10 +309,10 @@ def search(guest: Guest, selfie: bytes, consented: bool) -> GuestSearchResult:
     found = search_service.search_selfie(
         guest.event_code, selfie, SearchQuery.model_validate({"top_k": str(GUEST_SEARCH_TOP_K)})  # as a query string
     ).found
-    expires_at = store.read_url_expiry(GUEST_READ_URL_TTL_S)
+    expires_at = storage.read_url_expiry(GUEST_READ_URL_TTL_S)
     photos = []
     for _, _, row in found.photos:
-        urls = store.face_urls(row, expires_at)
+        urls = storage.face_urls(row, expires_at)
         photos.append(GuestPhoto(image_id=row["image_id"], url=urls["image_url"], thumbnail_url=urls["url"],
                                  bbox=store.bbox(row)))
     return GuestSearchResult(photos=photos, urls_expire_at=expires_at,
@@ -326,8 +327,8 @@ def gallery(guest: Guest, query: GuestImagesQuery) -> GuestGallery:
         # One row more than asked tells whether another page exists.
         rows = store.list_images(conn, guest.event_id, status="processed", min_faces=None, max_faces=None,
                                  cluster_id=None, limit=query.limit + 1, offset=query.offset)
-    expires_at = store.read_url_expiry(GUEST_READ_URL_TTL_S)
-    items = [GalleryPhoto(image_id=r["image_id"], url=store.image_url(r, expires_at), width=r["width"],
+    expires_at = storage.read_url_expiry(GUEST_READ_URL_TTL_S)
+    items = [GalleryPhoto(image_id=r["image_id"], url=storage.photo_url(r, expires_at), width=r["width"],
                           height=r["height"], created_at=r["created_at"]) for r in rows[: query.limit]]
     next_offset = query.offset + query.limit if len(rows) > query.limit else None
     return GuestGallery(items=items, next_offset=next_offset, urls_expire_at=expires_at)

@@ -5,6 +5,7 @@ indexed, purging old tombstones, sweeping blobs no accepted photo claims."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from uuid import UUID
 
@@ -15,71 +16,51 @@ import azure.functions as func
 from azurefunctions.extensions.bindings import blob
 
 from kanta.config import STORAGE_CONNECTION, UPLOADS_CONTAINER, get_settings
-from kanta.events.schemas import EventCode
-from kanta.http import api, json_response, no_content, parse_json, parse_query, route_uuid
+from kanta.endpoints import endpoint
 from kanta.images import ingest, service
 from kanta.images.schemas import ImageDetail, ImageList, ImageListQuery, UploadBatch, UploadRequest
-from kanta.openapi import operation
+from kanta.validation import EventCode
 
 log = logging.getLogger(__name__)
 
-bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
+bp = func.Blueprint()
+images = functools.partial(endpoint, bp, tag="images")
 
 
-@bp.function_name("create_uploads")
-@bp.route(route="events/{code}/uploads", methods=["POST"])
-@operation(summary="Upload URLs for photos", tag="images", path={"code": EventCode}, body=UploadRequest,
-           responses={201: UploadBatch}, errors=("event_not_found",))
-@api
-def create_uploads(req: func.HttpRequest) -> func.HttpResponse:
-    """``POST /api/events/{code}/uploads`` ``{files: [{filename, content_type, size_bytes?}]}``
-    (1–50) → 201 ``{uploads: [ticket]}``, one write-only SAS URL per image; 404; 413; 422 (also a
-    file declared over the size limit)."""
-    tickets = service.create_uploads(req.route_params["code"], parse_json(req, UploadRequest))
-    return json_response(UploadBatch(uploads=tickets), 201)
+@images("create_uploads", "POST", "events/{code}/uploads", summary="Upload URLs for photos",
+        responses={201: UploadBatch}, errors=("event_not_found",))
+def create_uploads(code: EventCode, body: UploadRequest) -> UploadBatch:
+    """One write-only SAS URL per photo (1-50 a request); a file declared over the size limit
+    is refused."""
+    return UploadBatch(uploads=service.create_uploads(code, body))
 
 
-@bp.function_name("list_images")
-@bp.route(route="events/{code}/images", methods=["GET"])
-@operation(summary="List an event's photos", tag="images", path={"code": EventCode}, query=ImageListQuery,
-           responses={200: ImageList}, errors=("event_not_found",))
-@api
-def list_images(req: func.HttpRequest) -> func.HttpResponse:
-    """``GET /api/events/{code}/images?limit&offset&cluster_id&min_faces&max_faces&status``
-    → ``{items, next_offset}``; 404; 422."""
-    return json_response(service.list_images(req.route_params["code"], parse_query(req, ImageListQuery)))
+@images("list_images", "GET", "events/{code}/images", summary="List an event's photos", responses={200: ImageList},
+        errors=("event_not_found",))
+def list_images(code: EventCode, query: ImageListQuery) -> ImageList:
+    """One page of the event's photos, filtered by person, face count or status."""
+    return service.list_images(code, query)
 
 
-@bp.function_name("get_image")
-@bp.route(route="images/{image_id}", methods=["GET"])
-@operation(summary="Get a photo and its faces", tag="images", path={"image_id": UUID}, responses={200: ImageDetail},
-           errors=("image_not_found",))
-@api
-def get_image(req: func.HttpRequest) -> func.HttpResponse:
-    """``GET /api/images/{image_id}`` → image with its faces; 404 ``image_not_found``."""
-    return json_response(service.get_image(route_uuid(req, "image_id", "image")))
+@images("get_image", "GET", "images/{image_id}", summary="Get a photo and its faces", responses={200: ImageDetail},
+        errors=("image_not_found",))
+def get_image(image_id: UUID) -> ImageDetail:
+    """The photo with its faces."""
+    return service.get_image(image_id)
 
 
-@bp.function_name("delete_image")
-@bp.route(route="images/{image_id}", methods=["DELETE"])
-@operation(summary="Delete a photo, its faces and thumbnails", tag="images", path={"image_id": UUID},
-           responses={204: None}, errors=("image_not_found",))
-@api
-def delete_image(req: func.HttpRequest) -> func.HttpResponse:
-    """``DELETE /api/images/{image_id}`` → 204 (blob, row and faces); 404."""
-    service.delete_image(route_uuid(req, "image_id", "image"))
-    return no_content()
+@images("delete_image", "DELETE", "images/{image_id}", summary="Delete a photo, its faces and thumbnails",
+        responses={204: None}, errors=("image_not_found",))
+def delete_image(image_id: UUID) -> None:
+    """Delete the photo: its blob, row and faces."""
+    service.delete_image(image_id)
 
 
-@bp.function_name("reindex_image")
-@bp.route(route="images/{image_id}/reindex", methods=["POST"])
-@operation(summary="Index a photo again now", tag="images", path={"image_id": UUID}, responses={200: ImageDetail},
-           errors=("image_not_found", "image_not_uploaded", "image_changed"))
-@api
-def reindex_image(req: func.HttpRequest) -> func.HttpResponse:
-    """``POST /api/images/{image_id}/reindex`` → the image, indexed again from its stored blob
-    now (even if unchanged); 404; 409 ``image_not_uploaded`` when it has no blob yet."""
-    return json_response(service.reindex_image(route_uuid(req, "image_id", "image")))
+@images("reindex_image", "POST", "images/{image_id}/reindex", summary="Index a photo again now",
+        responses={200: ImageDetail}, errors=("image_not_found", "image_not_uploaded", "image_changed"))
+def reindex_image(image_id: UUID) -> ImageDetail:
+    """Index the photo again from its stored blob now, even if it is unchanged."""
+    return service.reindex_image(image_id)
 
 
 _BLOB_SOURCE = {

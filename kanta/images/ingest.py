@@ -1,7 +1,7 @@
 """Indexing one uploaded blob: check, find and encode faces, store. The blob trigger, the
 re-drive job and ``POST /api/images/{id}/reindex`` all index through ``ingest_blob``.
 
-The photo's lifecycle (``kanta.images.store``): ``pending`` (upload URL issued) →
+The photo's lifecycle (``kanta.store.images``): ``pending`` (upload URL issued) →
 ``indexing`` (a run started) → ``processed`` | ``failed``; a deleted photo leaves a
 tombstone for its blob name. A run respects it at both ends: it deletes, never indexes, a
 blob whose name has a tombstone or whose event is gone; and it writes its result only after
@@ -50,11 +50,11 @@ from kanta.clusters.service import corrections_of, cuts_in_use, restore_correcti
 from kanta.config import UPLOADS_CONTAINER, get_settings
 from kanta.db import connection
 from kanta.errors import NotFound
-from kanta.events.service import face_policy, get_event_id
 from kanta.faces import DESCRIPTOR_DIM, PIPELINE
 from kanta.faces.boxes import BoundingBox, iou
-from kanta.images import store
 from kanta.privacy.policy import listed
+from kanta.store import images as store
+from kanta.store.events import face_policy, get_event_id
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
     kept_out = _kept_out(analysis.faces, faces_off, do_not_index, cuts.face)
     # Thumbnails first: no row ever points to a thumbnail that does not exist. If the photo
     # turns out to be gone below, they are removed again.
-    prefix = store.thumbnail_prefix(event_code, image_id)
+    prefix = storage.thumbnail_prefix(event_code, image_id)
     storage.delete_thumbnails(prefix)
     names = [f"{prefix}{i}.jpg" for i in range(len(analysis.faces))]
     written = [i for i in range(len(analysis.faces)) if not kept_out[i]]
@@ -313,9 +313,7 @@ def people_for_faces(conn: psycopg.Connection, event_id: int, descriptors: list[
 def _remove(blob_name: str, event_code: str, image_id: uuid.UUID | None, reason: str, why: str) -> IngestResult:
     """Delete a blob nobody may see (and the thumbnails a run may have written for it)."""
     log.warning("deleting blob %r: %s", blob_name, why)
-    storage.delete_blobs([blob_name])
-    if image_id is not None:
-        storage.delete_thumbnails(store.thumbnail_prefix(event_code, image_id))
+    storage.delete_photo(blob_name, event_code, image_id)
     return IngestResult("skipped", image_id, reason=reason)
 
 
@@ -334,7 +332,7 @@ def _store_failure(record: store.ImageRecord, event_code: str, properties: BlobP
     """Mark the photo failed with ``code`` and ``reason`` (words), and delete the refused
     blob: nobody can ever see it, and it must not stay on the host's bill."""
     log.warning("image %s failed: %s (%s)", record.blob_name, reason, code)
-    storage.delete_thumbnails(store.thumbnail_prefix(event_code, record.image_id))
+    storage.delete_thumbnails(storage.thumbnail_prefix(event_code, record.image_id))
     with connection() as conn:
         current = store.lock_for_result(conn, record.image_id, record.event_id, properties.last_modified)
         if current is not None:

@@ -20,8 +20,6 @@ from kanta.caps import size_in_words
 from kanta.config import get_settings
 from kanta.db import connection
 from kanta.errors import Conflict, Invalid, not_found
-from kanta.events.service import get_event_id
-from kanta.images import store
 from kanta.images.schemas import (
     CONTENT_TYPE_EXTENSIONS,
     FaceOut,
@@ -32,6 +30,8 @@ from kanta.images.schemas import (
     UploadRequest,
     UploadTicket,
 )
+from kanta.store import images as store
+from kanta.store.events import get_event_id
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def create_uploads(event_code: str, body: UploadRequest, *, guest_link_id: int |
     rows = []
     for f in body.files:
         image_id = uuid.uuid4()
-        blob_name = store.blob_name_for(event_code, image_id, CONTENT_TYPE_EXTENSIONS[f.content_type])
+        blob_name = storage.blob_name_for(event_code, image_id, CONTENT_TYPE_EXTENSIONS[f.content_type])
         rows.append(store.PendingImage(image_id, blob_name, f.filename, f.content_type, f.size_bytes,
                                        guest_link_id))
         tickets.append(
@@ -96,14 +96,14 @@ def list_images(event_code: str, query: ImageListQuery) -> ImageList:
         rows = store.list_images(conn, event_id, status=query.status, min_faces=query.min_faces,
                                  max_faces=query.max_faces, cluster_id=query.cluster_id, limit=query.limit + 1,
                                  offset=query.offset)
-    expires_at = store.read_url_expiry()
+    expires_at = storage.read_url_expiry()
     items = [Image.model_validate(_image(r, expires_at)) for r in rows[: query.limit]]
     next_offset = query.offset + query.limit if len(rows) > query.limit else None
     return ImageList(items=items, next_offset=next_offset)
 
 
 def _image(row: Mapping[str, Any], expires_at: dt.datetime) -> dict[str, Any]:
-    return {**row, "url": store.image_url(row, expires_at)}
+    return {**row, "url": storage.photo_url(row, expires_at)}
 
 
 def _find_image(conn: psycopg.Connection, image_id: uuid.UUID) -> Mapping[str, Any]:
@@ -118,7 +118,7 @@ def get_image(image_id: uuid.UUID) -> ImageDetail:
     with connection() as conn:
         row = _find_image(conn, image_id)
         faces = store.faces_of_image(conn, row["image_id"])
-    expires_at = store.read_url_expiry()
+    expires_at = storage.read_url_expiry()
     return ImageDetail.model_validate(
         {
             **_image(row, expires_at),
@@ -127,7 +127,7 @@ def get_image(image_id: uuid.UUID) -> ImageDetail:
                     face_id=f["face_id"], bbox=store.bbox(f), cluster_id=f["cluster_id"],
                     excluded_reason=f["excluded_reason"], detector=f["detector"], angle=f["angle"],
                     score=f["score"], sharpness=f["sharpness"], yaw=f["yaw"], roll=f["roll"],
-                    thumbnail_url=store.thumbnail_url(f, expires_at),
+                    thumbnail_url=storage.face_thumbnail_url(f, expires_at),
                 )
                 for f in faces
             ],
@@ -147,8 +147,7 @@ def delete_image(image_id: uuid.UUID) -> None:
         deleted = store.delete_image(conn, image_id)
     if deleted is None:
         raise not_found("image", image_id)
-    storage.delete_blobs([deleted["blob_name"]])
-    storage.delete_thumbnails(store.thumbnail_prefix(deleted["event_code"], deleted["image_id"]))
+    storage.delete_photo(deleted["blob_name"], deleted["event_code"], deleted["image_id"])
 
 
 def reindex_image(image_id: uuid.UUID) -> ImageDetail:
@@ -177,7 +176,7 @@ def reindex_image(image_id: uuid.UUID) -> ImageDetail:
 
 def expire_stale_uploads() -> int:
     """Mark failed ``not_uploaded`` the images whose blob never came:
-    ``KANTA_UPLOAD_URL_TTL`` + ``store.UPLOAD_GRACE_S`` seconds after their upload URL was
+    ``KANTA_UPLOAD_URL_TTL_S`` + ``store.UPLOAD_GRACE_S`` seconds after their upload URL was
     issued they are still unfinished and their blob is not in storage. (An unfinished image
     whose blob is there is the re-drive job's: ``redrive_uploads``.) Returns how many were marked.
 
@@ -299,7 +298,7 @@ def redrive_uploads() -> RedriveReport:
     return report
 
 
-#: Seconds a tombstone is kept: longer than an upload URL lives (``KANTA_UPLOAD_URL_TTL``,
+#: Seconds a tombstone is kept: longer than an upload URL lives (``KANTA_UPLOAD_URL_TTL_S``,
 #: 15 minutes by default) plus the blob trigger's retries, and than Event Grid retries a
 #: delivery (24 hours).
 TOMBSTONE_RETENTION_S = 86_400
@@ -323,9 +322,8 @@ def purge_tombstones() -> int:
     for tombstone in old:
         if tombstone["reused"]:
             continue  # uploaded again since: the blob and thumbnails are the new image's
-        storage.delete_blobs([tombstone["blob_name"]])
-        event_code = tombstone["blob_name"].split("/", 1)[0]
-        storage.delete_thumbnails(store.thumbnail_prefix(event_code, tombstone["image_id"]))
+        # A photo's blob name starts with its event's code (storage.blob_name_for).
+        storage.delete_photo(tombstone["blob_name"], tombstone["blob_name"].split("/", 1)[0], tombstone["image_id"])
     if not old:
         return 0
     with connection() as conn:

@@ -8,31 +8,25 @@ import logging
 
 import azure.functions as func
 
-from kanta.events.schemas import EventCode
-from kanta.http import api, json_response, route_int
-from kanta.openapi import RouteInt, operation
+from kanta.endpoints import RouteInt, endpoint
 from kanta.privacy import service
 from kanta.privacy.schemas import ForgetResult
+from kanta.validation import EventCode
 
 log = logging.getLogger(__name__)
 
-bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
+bp = func.Blueprint()
 
 
-@bp.function_name("erase_person")
-@bp.route(route="events/{code}/clusters/{cluster_id}/erase", methods=["POST"])
-@operation(summary="Erase a person's faces from the event", tag="privacy", responses={200: ForgetResult},
-           path={"code": EventCode, "cluster_id": RouteInt},
-           errors=("event_not_found", "cluster_not_found", "people_busy", "faces_busy", "storage_unavailable"))
-@api
-def erase_person(req: func.HttpRequest) -> func.HttpResponse:
-    """``POST /api/events/{code}/clusters/{cluster_id}/erase`` → ``{erased, message}``: every
-    face of the person (descriptor, thumbnail, place in people, name) and every face within
-    the search's face cut of one of theirs is erased, and their descriptors keep their face
-    out of photos uploaded later; the event's ``erased_face_count`` grows. 404
-    ``event_not_found`` / ``cluster_not_found``; 503 ``people_busy`` / ``faces_busy`` /
-    ``storage_unavailable`` (nothing erased; try again)."""
-    return json_response(service.erase_person(req.route_params["code"], route_int(req, "cluster_id", "cluster")))
+@endpoint(bp, "erase_person", "POST", "events/{code}/clusters/{cluster_id}/erase", tag="privacy",
+          summary="Erase a person's faces from the event", responses={200: ForgetResult},
+          errors=("event_not_found", "cluster_not_found", "people_busy", "faces_busy", "storage_unavailable"))
+def erase_person(code: EventCode, cluster_id: RouteInt) -> ForgetResult:
+    """Erase every face of the person (descriptor, thumbnail, place in people, name) and every
+    face within the search's face cut of one of theirs; their descriptors keep their face out
+    of photos uploaded later, and the event's ``erased_face_count`` grows. Nothing is erased
+    when it answers 503: try again."""
+    return service.erase_person(code, cluster_id)
 
 
 @bp.function_name("retention_timer")

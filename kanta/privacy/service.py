@@ -21,8 +21,8 @@ corrections do: a running re-clustering commits first, one starting meanwhile is
 then the event row ``FOR UPDATE`` (an indexing run writes its result before, and is erased
 with the rest, or after, and sees the list). The retention purge takes the same locks.
 
-SQL on faces and on the list goes through ``kanta.images.store``, on events through
-``kanta.events.service``; blobs through ``kanta.storage``. No HTTP here.
+SQL on faces and on the list goes through ``kanta.store.images``, on events through
+``kanta.store.events``; blobs through ``kanta.storage``. No HTTP here.
 """
 
 from __future__ import annotations
@@ -36,14 +36,15 @@ import psycopg
 from azure.core.exceptions import AzureError
 
 from kanta import storage
-from kanta.clusters.service import cuts_in_use, forget_names, hold_people
+from kanta.clusters.service import cuts_in_use, hold_people
 from kanta.db import connection
 from kanta.errors import Unavailable, not_found
-from kanta.events.service import FacePolicy, face_policy, get_event_id, record_erased, record_purge, retention_due
-from kanta.images import store
 from kanta.privacy.schemas import ForgetResult
 from kanta.search import descriptors
 from kanta.search.service import check_selfie_size, search_cuts, selfie_faces
+from kanta.store import images as store
+from kanta.store.events import FacePolicy, face_policy, get_event_id, record_erased, record_purge, retention_due
+from kanta.store.people import forget_names
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ class RetentionReport:
 
 def purge_expired() -> RetentionReport:
     """Delete the face data of every event whose retention has ended
-    (``kanta.events.service.RETENTION_ENDS_SQL``; at most ``PURGE_BATCH`` a run): its faces
+    (``kanta.store.events.RETENTION_ENDS_SQL``; at most ``PURGE_BATCH`` a run): its faces
     (descriptors, boxes, people, corrections), its people's names, its do-not-index list and
     every thumbnail; with ``retention_deletes_photos`` its photos too (their rows and blobs,
     leaving tombstones as a photo's delete does). The purge is recorded (``faces_purged_at``)
@@ -232,12 +233,12 @@ def purge_event(event_code: str, event_id: int) -> tuple[int, int] | None:
         record_purge(conn, event_id, faces)
         # Thumbnails before the commit, as an erasure does: if storage fails nothing is purged
         # and the next run tries again.
-        storage.delete_prefix(store.event_prefix(event_code), [storage.faces_container()])
+        storage.delete_prefix(storage.event_prefix(event_code), [storage.faces_container()])
         purged_at = dt.datetime.now(dt.UTC)
     if policy.retention_deletes_photos:
         # After the commit, as an event's delete does: the tombstones make the blob trigger
         # delete any of these blobs, and the tombstone purge removes what is left.
-        storage.delete_prefix(store.event_prefix(event_code), [storage.uploads_container()],
+        storage.delete_prefix(storage.event_prefix(event_code), [storage.uploads_container()],
                               modified_before=purged_at + store.STORAGE_CLOCK_SKEW)
     descriptors.forget(event_id)
     log.info("retention over for event %s: %d face(s) and %d photo(s) deleted", event_code, faces, photos)

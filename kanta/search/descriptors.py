@@ -44,8 +44,9 @@ import numpy as np
 import psycopg
 
 from kanta.faces import DESCRIPTOR_DIM
-from kanta.images import store
 from kanta.search.matching import NO_PERSON, PersonEvidence, SearchCuts, Selection, select_faces
+from kanta.store import events as event_store
+from kanta.store import images as store
 
 #: Bytes of copies kept per process across events; least recently searched go first.
 MAX_CACHE_BYTES = 512 * 1024 * 1024
@@ -115,7 +116,7 @@ _lock = threading.Lock()
 
 def _refreshed(conn: psycopg.Connection, event_id: int) -> _Copy:
     """The event's copy, brought up to date with the database (see the module docstring)."""
-    versions = store.event_versions(conn, event_id)
+    versions = event_store.event_versions(conn, event_id)
     if versions is None:  # deleted meanwhile: nothing to search
         forget(event_id)
         return _empty_copy()

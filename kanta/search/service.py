@@ -12,19 +12,20 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from kanta import storage
 from kanta.clusters.cuts import EventCuts
 from kanta.clusters.service import cuts_in_use
 from kanta.config import get_settings
 from kanta.db import connection
 from kanta.errors import Conflict, Invalid, TooLarge, not_found
-from kanta.events.service import FacePolicy, face_policy, get_event_id
-from kanta.images import store
 from kanta.search.descriptors import FaceMatches, PhotoMatch, match_faces
 from kanta.search.matching import PersonEvidence, SearchCuts
 from kanta.search.schemas import Cuts, Match, PersonMatch, QueryFace, SearchQuery, SearchResult
+from kanta.store import images as store
+from kanta.store.events import FacePolicy, face_policy, get_event_id
+from kanta.store.people import person_names
 
 # Names of the matched people (unnamed ones are absent).
-_NAMES = "SELECT cluster_id, name FROM clusters WHERE event_id = %s AND cluster_id = ANY(%s)"
 
 
 def best_photos(found: list[tuple[int, FaceMatches]], top_k: int) -> list[tuple[int, PhotoMatch]]:
@@ -126,14 +127,14 @@ def selfie_faces(image: bytes) -> tuple[Any, list[int]]:
 
 def search_event(event_code: str, image: bytes, query: SearchQuery) -> SearchResult:
     """Find the photos of event ``event_code`` showing the person (or, with ``faces=all``, the
-    people) in ``image`` (``search_selfie``), with read URLs valid ``KANTA_READ_URL_TTL``: the
+    people) in ``image`` (``search_selfie``), with read URLs valid ``KANTA_READ_URL_TTL_S``: the
     photos of every matched person and of faces in no person within the face cut, each once
     with its face nearest to a query face, nearest first, at most ``query.top_k``; the matched
     people with their evidence; the cuts used. Raises what ``search_selfie`` raises.
     """
     searched = search_selfie(event_code, image, query)
     analysis, used, cuts, found = searched.analysis, searched.used, searched.cuts, searched.found
-    expires_at = store.read_url_expiry()
+    expires_at = storage.read_url_expiry()
     return SearchResult(
         query_faces=[
             QueryFace(bbox=f.bbox, used=i in used, excluded_reason=f.excluded)
@@ -141,7 +142,7 @@ def search_event(event_code: str, image: bytes, query: SearchQuery) -> SearchRes
         ],
         matches=[
             Match(face_id=p.face_id, image_id=r["image_id"], cluster_id=r["cluster_id"], distance=p.distance,
-                  query_face=used[q], bbox=store.bbox(r), **store.face_urls(r, expires_at))
+                  query_face=used[q], bbox=store.bbox(r), **storage.face_urls(r, expires_at))
             for q, p, r in found.photos
         ],
         people=[
@@ -179,7 +180,7 @@ def find_photos(conn: psycopg.Connection, event_id: int, queries: np.ndarray, cu
     people = best_evidence(found)
     rows = store.faces_by_id(conn, event_id, [p.face_id for _, p in ranked]) if ranked else {}
     persons = [e.person for _, e, _ in people]
-    names = {r["cluster_id"]: r["name"] for r in conn.execute(_NAMES, (event_id, persons))} if persons else {}
+    names = person_names(conn, event_id, persons)
     return Found(photos=[(q, p, rows[p.face_id]) for q, p in ranked if p.face_id in rows],
                  people=[(q, e, count, names.get(e.person)) for q, e, count in people])
 

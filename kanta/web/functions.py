@@ -21,12 +21,14 @@ from urllib.parse import urlsplit
 import azure.functions as func
 
 from kanta import storage
+from kanta.endpoints import endpoint
 from kanta.errors import NotFound
-from kanta.events.schemas import EventCode
-from kanta.http import api, file_response
-from kanta.openapi import operation
+from kanta.http import file_response
+from kanta.validation import EventCode
 
 bp = func.Blueprint()
+#: A page or one of its files: anonymous, and no database.
+page = functools.partial(endpoint, bp, tag="web", auth="anonymous", database=False)
 
 #: The page's files.
 STATIC = Path(__file__).parent / "static"
@@ -72,27 +74,20 @@ def security_headers() -> dict[str, str]:
             "X-Content-Type-Options": "nosniff", "Cache-Control": f"private, max-age={CACHE_S}"}
 
 
-@bp.function_name("guest_page")
-@bp.route(route="join/{code}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@operation(summary="The guest page of an event (join URL)", tag="web", auth="anonymous", path={"code": EventCode},
-           responses={200: "text/html"}, database=False)
-@api
-def guest_page(req: func.HttpRequest) -> func.HttpResponse:
-    """``GET /api/join/{code}`` → the guest page (HTML). It asks the guest routes for the
+@page("guest_page", "GET", "join/{code}", summary="The guest page of an event (join URL)", path={"code": EventCode},
+      responses={200: "text/html"})
+def guest_page() -> func.HttpResponse:
+    """The guest page (HTML). It asks the guest routes for the
     event with the token of its URL fragment, so an unknown event or a bad token is shown on
     the page, in words, not as an HTTP error here."""
     return file_response(_read("index.html"), "text/html", security_headers())
 
 
-@bp.function_name("guest_page_asset")
-@bp.route(route="join-assets/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@operation(summary="A file of the guest page", tag="web", auth="anonymous",
-           responses={200: ("text/javascript", "text/css")}, errors=("asset_not_found",), database=False)
-@api
-def guest_page_asset(req: func.HttpRequest) -> func.HttpResponse:
-    """``GET /api/join-assets/{name}`` → one of ``ASSETS``; 404 ``asset_not_found`` for any
-    other name."""
-    return _asset(req.route_params.get("name", ""), ASSETS, "The guest page")
+@page("guest_page_asset", "GET", "join-assets/{name}", summary="A file of the guest page",
+      responses={200: ("text/javascript", "text/css")}, errors=("asset_not_found",))
+def guest_page_asset(name: str) -> func.HttpResponse:
+    """One of ``ASSETS``; any other name is not found."""
+    return _asset(name, ASSETS, "The guest page")
 
 
 def _asset(name: str, names: tuple[str, ...], page: str) -> func.HttpResponse:
@@ -103,23 +98,16 @@ def _asset(name: str, names: tuple[str, ...], page: str) -> func.HttpResponse:
     return file_response(_read(name), MEDIA_TYPES[name.rsplit(".", 1)[1]], security_headers())
 
 
-@bp.function_name("host_console")
-@bp.route(route="host", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@operation(summary="The host console (sign in with the function key)", tag="web", auth="anonymous",
-           responses={200: "text/html"}, database=False)
-@api
-def host_console(req: func.HttpRequest) -> func.HttpResponse:
-    """``GET /api/host`` → the host console (HTML). Anonymous: the page holds nothing secret;
+@page("host_console", "GET", "host", summary="The host console (sign in with the function key)",
+      responses={200: "text/html"})
+def host_console() -> func.HttpResponse:
+    """The host console (HTML). Anonymous: the page holds nothing secret;
     every API call it makes carries the key the host signs in with, and the API checks it."""
     return file_response(_read("host.html"), "text/html", security_headers())
 
 
-@bp.function_name("host_console_asset")
-@bp.route(route="host-assets/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@operation(summary="A file of the host console", tag="web", auth="anonymous",
-           responses={200: ("text/javascript", "text/css")}, errors=("asset_not_found",), database=False)
-@api
-def host_console_asset(req: func.HttpRequest) -> func.HttpResponse:
-    """``GET /api/host-assets/{name}`` → one of ``HOST_ASSETS``; 404 ``asset_not_found`` for
-    any other name."""
-    return _asset(req.route_params.get("name", ""), HOST_ASSETS, "The host console")
+@page("host_console_asset", "GET", "host-assets/{name}", summary="A file of the host console",
+      responses={200: ("text/javascript", "text/css")}, errors=("asset_not_found",))
+def host_console_asset(name: str) -> func.HttpResponse:
+    """One of ``HOST_ASSETS``; any other name is not found."""
+    return _asset(name, HOST_ASSETS, "The host console")

@@ -4,6 +4,8 @@ refused in Kanta's words instead of giving wrong descriptors."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dlib
 import numpy as np
 import pytest
@@ -56,7 +58,7 @@ def test_a_file_that_is_not_the_network_is_refused(tmp_path):
     """The landmark model, a truncated copy and random bytes all raise EncoderFileError."""
     with pytest.raises(EncoderFileError):
         ResNetEncoder.load(pose_predictor_five_point_model_location())
-    data = open(face_recognition_model_location(), "rb").read()
+    data = Path(face_recognition_model_location()).read_bytes()
     truncated = tmp_path / "truncated.dat"
     truncated.write_bytes(data[: len(data) // 2])
     with pytest.raises(EncoderFileError):

@@ -175,7 +175,7 @@ def test_a_photo_deleted_while_it_is_indexed_stays_deleted(api, functions, event
 def test_a_photo_deleted_while_its_result_is_written_stays_deleted(api, functions, event, monkeypatch, hold):
     """The delete waits for the run's transaction (the image row is locked), then removes
     everything it wrote."""
-    from kanta.images import store
+    from kanta.store import images as store
 
     upload = uploaded(api, event["code"], "biden_1.jpg")
     monkeypatch.setattr(store, "save_processed", hold.wrap(store.save_processed, after=True))

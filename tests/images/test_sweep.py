@@ -17,7 +17,8 @@ from typing import Any
 
 from azure.functions.timer import TimerRequest
 
-from kanta.images import service, store
+from kanta.images import service
+from kanta.store import images as store
 from tests.helpers import browser_put, downscaled, photo, put_blob, run_blob_trigger, upload_ticket
 
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
-from kanta.config import get_settings
-from kanta.images import store
+from kanta.store import images as store
 from tests.helpers import face_thumbnails, side_by_side
 from tests.privacy.helpers import faces_by_photo, forget, stored_faces
 from tests.search.helpers import add_photos, image_ids, recluster
@@ -90,7 +89,7 @@ def test_an_erasure_while_a_run_writes_waits_for_it_and_erases_what_it_wrote(api
     assert {n for n in face_thumbnails(code) if f"/{later_id}/" in n} == {biden["thumbnail_blob"]}
 
 
-def test_an_erasure_during_a_recluster_lands_after_it(api, functions, event, monkeypatch, request):
+def test_an_erasure_during_a_recluster_lands_after_it(api, functions, event, monkeypatch, settings_override):
     # With a face cut of 0.2 the selfie alone is near two of the four Obama faces; once they
     # are one person, all four are erased. The run is paused where it computes, so the
     # erasure arrives while it runs: it must wait and erase the person the run made.
@@ -98,10 +97,7 @@ def test_an_erasure_during_a_recluster_lands_after_it(api, functions, event, mon
 
     code = event["code"]
     add_photos(functions, code, ["obama_1.jpg", "obama_2.jpg", "obama_3.jpg", "obama_5_small.jpg", "biden_1.jpg"])
-    monkeypatch.setenv("KANTA_SEARCH_MAX_DISTANCE", "0.2")
-    monkeypatch.setenv("KANTA_SEARCH_PERSON_MAX_DISTANCE", "0.2")
-    get_settings.cache_clear()
-    request.addfinalizer(get_settings.cache_clear)
+    settings_override(KANTA_SEARCH_MAX_DISTANCE=0.2, KANTA_SEARCH_PERSON_MAX_DISTANCE=0.2)
     started, go = threading.Event(), threading.Event()
     real = service.cluster_descriptors
 

@@ -1,16 +1,18 @@
 """The OpenAPI document (``GET /api/openapi.json``), the API reference page (``GET /api/docs``)
 and generated requests over every documented operation (schemathesis).
 
-The document is read from ``function_app.app`` as the host indexes it, so a route added
-without ``@operation(...)``, or with a model the document lacks, fails here. The generated
+The document is built from the endpoints Kanta declares (``kanta.endpoints``); these tests
+hold it to what the host indexes of ``function_app.app``, so a route registered without
+``@endpoint(...)``, or one the app does not register, fails here. Error codes are held to the
+catalogue (``kanta.errors.CATALOGUE``), and the catalogue to the source that raises them. The generated
 run serves the app over real HTTP with Kanta's local host (``kanta.local.host``), against
 the session's PostgreSQL and Azurite, and checks every response against the document.
 """
 
 from __future__ import annotations
 
+import ast
 import http.client
-import inspect
 import json
 import re
 from collections.abc import Iterator
@@ -27,8 +29,12 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 import kanta
-from kanta.openapi import ERRORS, IMAGE_BODY, build_document, openapi_path, operation_of, route_parameters
-from tests.helpers import Api, bearer, error_codes, http_functions, local_host, parsed_models, seeded_event
+from kanta import errors
+from kanta.endpoints import endpoint, endpoint_of, registered
+from kanta.errors import CATALOGUE, CODES, KantaError, UnknownErrorCode
+from kanta.http import STATUS, status_of
+from kanta.openapi import ERRORS, IMAGE_BODY, build_document, openapi_path, route_parameters
+from tests.helpers import Api, bearer, http_functions, local_host, seeded_event
 
 #: Requests generated per operation (about 30 operations): the run takes about a minute on
 #: two cores, seeding included.
@@ -41,10 +47,8 @@ ROUTES = http_functions()
 @pytest.fixture(scope="module")
 def document(functions) -> dict[str, Any]:
     """The document as ``GET /api/openapi.json`` serves it: the one ``build_document`` makes
-    of the app (which raises ``ValueError`` naming a function that documents itself wrongly)."""
-    from function_app import app
-
-    expected = build_document(app)
+    of the declared endpoints."""
+    expected = build_document()
     status, body = Api(functions)("openapi_document")
     assert status == 200 and body == expected
     return body
@@ -91,7 +95,19 @@ def test_the_document_is_built_from_an_app_the_host_has_indexed():
     from kanta.local.host import index_functions
 
     index_functions(app)
-    assert build_document(app) == build_document(app)
+    assert build_document() == build_document()
+
+
+def test_the_declared_endpoints_are_the_http_functions_the_host_indexes():
+    """Kanta's registry (what the document is built from) and the app as the host indexes it
+    (public ``get_functions()``) have the same functions, routes, methods and auth levels, and
+    each indexed function is its endpoint's."""
+    declared = {(e.name, e.route, (e.method,), e.level.name) for e in registered()}
+    indexed = {(name, route, tuple(methods), auth) for name, route, methods, auth, _ in ROUTES}
+    assert declared == indexed
+    by_name = {e.name: e for e in registered()}
+    for name, _, _, _, function in ROUTES:
+        assert endpoint_of(function) is by_name[name], name
 
 
 @pytest.mark.parametrize(("name", "route", "methods", "auth", "function"), ROUTES, ids=[r[0] for r in ROUTES])
@@ -99,8 +115,8 @@ def test_every_http_function_is_documented(request, name, route, methods, auth, 
     """Each HTTP function of the app has an ``Operation``, and the document has its path,
     each of its methods (operationId: the function's name), its route parameters, and the
     keys the host asks for at its auth level."""
-    op = operation_of(function)
-    assert op is not None, f"{name} has no @operation(...)"
+    op = endpoint_of(function)
+    assert op is not None, f"{name} is not declared with @endpoint(...)"
     document = request.getfixturevalue("document")
     path = document["paths"].get(openapi_path(route))
     assert path is not None, f"{route} is not in the document"
@@ -123,17 +139,35 @@ def test_the_document_has_no_operation_the_app_lacks(document):
     assert documented == registered_
 
 
-@pytest.mark.parametrize(("name", "route", "methods", "auth", "function"), ROUTES, ids=[r[0] for r in ROUTES])
-def test_every_operation_names_the_models_its_function_uses(name, route, methods, auth, function):
-    """The body and query models an ``Operation`` names are the ones its function parses,
-    and a function that answers JSON documents the model of each success but a 204."""
-    op = operation_of(function)
-    assert op is not None, f"{name} has no @operation(...)"
-    assert parsed_models(function, "parse_json") == ([op.body] if isinstance(op.body, type) else []), name
-    assert parsed_models(function, "parse_query") == ([op.query] if op.query is not None else []), name
-    if "json_response(" in inspect.getsource(inspect.unwrap(function)):
-        undocumented = [status for status, body in op.responses.items() if status != 204 and body is None]
-        assert not undocumented, f"{name}: no model for {undocumented}"
+def _handler(body: bytes) -> None:
+    """A handler for declarations that must be refused."""
+
+
+@pytest.mark.parametrize(("declaration", "handler", "message"), [
+    ({"errors": ("no_such_code",)}, _handler, "not in kanta.errors.CATALOGUE"),
+    ({}, lambda guest: None, "nothing provides handler parameter(s) ['guest']"),
+    ({}, lambda body: None, "body must be annotated"),
+    ({"auth": "guest"}, _handler, "auth='guest' and authorize=... go together"),
+    ({"responses": {200: None, 201: None}}, _handler, "exactly one success"),
+    ({"path": {"other": str}}, _handler, "not parameters of route"),
+])
+def test_a_declaration_that_contradicts_itself_is_refused(declaration, handler, message):
+    """``endpoint(...)`` refuses, at import, what would make the API differ from its
+    document; nothing is registered."""
+    before = registered()
+    with pytest.raises(ValueError, match=re.escape(message)):
+        endpoint(func.Blueprint(), "refused", "POST", "things/{thing_id}", summary="s", tag="t", **declaration)(handler)
+    assert registered() == before
+
+
+def test_a_route_id_answers_404_in_the_words_of_its_kind(functions):
+    """A route id read from an ``int`` or ``uuid.UUID`` annotation that is not of its form is
+    ``{kind}_not_found``, the kind being the parameter's name without ``_id``."""
+    api = Api(functions)
+    assert api("get_image", route={"image_id": "{00000000-0000-0000-0000-000000000000}"})[1]["code"] == "image_not_found"
+    assert api("erase_person", "POST", route={"code": "any", "cluster_id": "1e3"})[1]["code"] == "cluster_not_found"
+    status, body = api("move_face", "PUT", route={"face_id": " 1"}, json_body={"cluster_id": None})
+    assert (status, body["code"], body["message"]) == (404, "face_not_found", "No such face.")
 
 
 def _schema_of(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
@@ -144,8 +178,8 @@ def _schema_of(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]
 def test_every_model_an_operation_names_is_in_the_document(document, name, route, methods, auth, function):
     """The body, query and response models of each operation are there, with their fields,
     and every ``$ref`` of the document resolves."""
-    op = operation_of(function)
-    assert op is not None, f"{name} has no @operation(...)"
+    op = endpoint_of(function)
+    assert op is not None, f"{name} is not declared with @endpoint(...)"
     for method in methods:
         documented = document["paths"][openapi_path(route)][method.lower()]
         if isinstance(op.body, type):
@@ -201,16 +235,62 @@ def test_the_document_states_the_bounds_of_every_number_a_request_takes(document
     assert limit["schema"] | {"default": 50} == {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
 
 
-def test_every_error_code_has_the_status_kanta_answers_it_with():
-    """``kanta.openapi.ERRORS`` gives each code the status ``kanta.http`` gives the error that
-    raises it, and names no code Kanta never raises."""
-    raised = error_codes()
-    for code, statuses in raised.items():
-        assert code in ERRORS, f"{code} is raised but not in kanta.openapi.ERRORS"
-        assert statuses == {ERRORS[code][0]}, (code, statuses, ERRORS[code][0])
-    # route_not_found and method_not_allowed are the local host's own answers.
+def test_every_error_code_has_one_status_per_class():
+    """The catalogue gives each code its class's status: ``kanta.http`` answers each class
+    with one status, and the document says the same."""
+    for entry in CATALOGUE:
+        assert STATUS[entry.kind] == entry.status, entry.code
+        error = entry.kind.__new__(entry.kind)
+        assert status_of(error) == entry.status, entry.code
+        assert ERRORS[entry.code] == (entry.status, entry.description)
+    assert set(ERRORS) == set(CODES)
+
+
+def test_an_error_not_in_the_catalogue_cannot_be_made():
+    """A code the catalogue lacks, or a code of another class, fails where it is made."""
+    with pytest.raises(UnknownErrorCode, match="'no_such_code' is not in"):
+        errors.Invalid("no_such_code", "m")
+    with pytest.raises(UnknownErrorCode, match="'event_not_found' is a NotFound"):
+        errors.Invalid("event_not_found", "m")
+    assert errors.not_found("event", "x").code == "event_not_found"
+
+
+def raise_sites() -> list[tuple[str, str, str]]:
+    """``(where, class name, code)`` of each domain error Kanta's source makes with a literal
+    code: ``Conflict("event_exists", ...)``, and ``not_found("event", ...)`` as a ``NotFound``
+    ``event_not_found``. Read with ``ast``, so an error on a path no test takes counts too."""
+    classes = {name for name, value in vars(errors).items()
+               if isinstance(value, type) and issubclass(value, KantaError) and value is not KantaError}
+    sites = []
+    root = Path(kanta.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args
+                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                continue
+            where = f"{path.relative_to(root.parent)}:{node.lineno}"
+            if node.func.id in classes:
+                sites.append((where, node.func.id, node.args[0].value))
+            elif node.func.id == "not_found":
+                sites.append((where, "NotFound", f"{node.args[0].value}_not_found"))
+    return sites
+
+
+def test_every_error_kanta_raises_is_in_the_catalogue_with_its_class():
+    sites = raise_sites()
+    assert len(sites) > 30, "the raise sites were not found"
+    wrong = [(where, kind, code) for where, kind, code in sites
+             if code not in CODES or CODES[code].kind.__name__ != kind]
+    assert not wrong, f"codes not in kanta.errors.CATALOGUE, or of another class there: {wrong}"
+
+
+def test_the_catalogue_names_no_code_kanta_never_answers():
+    """Each code is raised somewhere in the source, or is a route id's ``{kind}_not_found``
+    (``kanta.endpoints``), or the local host's own answer (``route_not_found``)."""
+    raised = {code for _, _, code in raise_sites()}
+    route_ids = {f"{name.removesuffix('_id')}_not_found" for e in registered() for name in e.path if name.endswith("_id")}
     host = Path(kanta.__file__).parent.joinpath("local", "host.py").read_text()
-    assert set(ERRORS) - set(raised) <= {c for c in ERRORS if f'"{c}"' in host}
+    assert set(CODES) - raised - route_ids <= {code for code in CODES if f'"{code}"' in host}
 
 
 # --- the reference page ----------------------------------------------------------------------

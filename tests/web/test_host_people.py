@@ -7,7 +7,6 @@ to ``test-output/screenshots/host-people-*.png``."""
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterator
 from typing import Any
 

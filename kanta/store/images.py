@@ -1,10 +1,10 @@
-"""The one module that reads and writes the ``images`` and ``faces`` tables.
+"""The one module that writes the ``images``, ``faces``, ``deleted_blobs`` and
+``erased_descriptors`` tables.
 
 Ingest, images, clusters, search and events call these functions; nobody else writes SQL on
-these tables. They also keep what must change with them: the event's version counters
-(``faces_version`` for faces added or removed, ``clusters_version`` for faces that change
-person), the names and read URLs of the blobs behind them (the photo in the uploads
-container, the face thumbnails in the faces container), and the photo's lifecycle: its
+these tables. They also bump the event's version counters with them (``faces_version`` for
+faces added or removed, ``clusters_version`` for faces that change person;
+``kanta.store.events``), and keep the photo's lifecycle: its
 status (``pending`` → ``indexing`` → ``processed`` | ``failed``), the re-drive job's
 bookkeeping, and the tombstones (``deleted_blobs``) that deleted photos leave. It also keeps
 each event's do-not-index list (``erased_descriptors``, ``kanta.privacy``), erases faces on
@@ -27,10 +27,11 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
 
-from kanta import storage
 from kanta.config import get_settings
 from kanta.faces import DESCRIPTOR_DIM
 from kanta.faces.boxes import BoundingBox
+from kanta.store import events as event_store
+from kanta.store.copy import FACE_ROW, PERSON_RECORD, copy_rows
 
 #: SQL predicate: the face may be clustered and searched (not too small or blurry).
 USABLE_FACE = "f.excluded_reason IS NULL"
@@ -46,73 +47,9 @@ FROM images i JOIN events e ON e.id = i.event_id
 """
 
 
-# --------------------------------------------------------------------------- names and URLs
-
-
-def blob_name_for(event_code: str, image_id: uuid.UUID, extension: str) -> str:
-    """Blob name of an uploaded image: ``{event_code}/{image_id}.{extension}``."""
-    return f"{event_code}/{image_id}.{extension}"
-
-
-def event_prefix(event_code: str) -> str:
-    """Prefix of an event's blobs in either container (its photos, its thumbnails): ``{event_code}/``."""
-    return f"{event_code}/"
-
-
-def thumbnail_prefix(event_code: str, image_id: uuid.UUID) -> str:
-    """Prefix of an image's face thumbnails in the faces container: ``{event_code}/{image_id}/``."""
-    return f"{event_code}/{image_id}/"
-
-
-def read_url_expiry(at_most_s: float | None = None) -> dt.datetime:
-    """When read URLs issued now expire: ``KANTA_READ_URL_TTL`` seconds from now, or
-    ``at_most_s`` seconds if that is shorter."""
-    ttl = get_settings().read_url_ttl_s
-    return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl if at_most_s is None else min(ttl, at_most_s))
-
-
-def face_urls(row: Mapping[str, Any], expires_at: dt.datetime) -> dict[str, str]:
-    """``url`` (the face's thumbnail, else its photo) and ``image_url`` (the photo) of a row
-    holding ``thumbnail_blob`` and ``blob_name``."""
-    image_url = storage.read_url(row["blob_name"], expires_at)
-    thumbnail = row.get("thumbnail_blob")
-    return {"url": storage.thumbnail_url(thumbnail, expires_at) if thumbnail else image_url, "image_url": image_url}
-
-
-def image_url(row: Mapping[str, Any], expires_at: dt.datetime) -> str | None:
-    """Read URL of an image row's photo once it is ``processed``; ``None`` before (its blob
-    may not exist) and for a failed one (its bytes are not a photo Kanta vouches for)."""
-    return storage.read_url(row["blob_name"], expires_at) if row["status"] == "processed" else None
-
-
-def thumbnail_url(row: Mapping[str, Any], expires_at: dt.datetime) -> str | None:
-    """Read URL of a face row's thumbnail, or ``None`` when it has none."""
-    return storage.thumbnail_url(row["thumbnail_blob"], expires_at) if row.get("thumbnail_blob") else None
-
-
 def bbox(row: Mapping[str, Any]) -> BoundingBox:
     """The bounding box of a face row (its ``bbox_*`` columns)."""
     return BoundingBox(row["bbox_x"], row["bbox_y"], row["bbox_width"], row["bbox_height"])
-
-
-# --------------------------------------------------------------------------- version counters
-
-
-def _faces_changed(conn: psycopg.Connection, event_id: int) -> None:
-    # Faces added or removed: the timer re-clusters the event, search copies re-read it.
-    conn.execute("UPDATE events SET faces_version = faces_version + 1 WHERE id = %s", (event_id,))
-
-
-def _people_changed(conn: psycopg.Connection, event_id: int) -> None:
-    # Faces changed person only: search copies re-read who is who.
-    conn.execute("UPDATE events SET clusters_version = clusters_version + 1 WHERE id = %s", (event_id,))
-
-
-def event_versions(conn: psycopg.Connection, event_id: int) -> tuple[int, int] | None:
-    """``(faces_version, clusters_version)`` of an event, or ``None`` when it is gone."""
-    row = conn.cursor(row_factory=tuple_row).execute(
-        "SELECT faces_version, clusters_version FROM events WHERE id = %s", (event_id,)).fetchone()
-    return None if row is None else (row[0], row[1])
 
 
 # --------------------------------------------------------------------------- images
@@ -230,7 +167,7 @@ def delete_image(conn: psycopg.Connection, image_id: uuid.UUID) -> dict[str, Any
     _bury(conn, "id = %(key)s", image_id)
     conn.execute("DELETE FROM images WHERE id = %s", (image_id,))
     if row["face_count"]:
-        _faces_changed(conn, row["event_id"])
+        event_store.faces_changed(conn, row["event_id"])
     return {k: row[k] for k in ("image_id", "event_code", "blob_name")}
 
 
@@ -240,34 +177,6 @@ def bury_event_images(conn: psycopg.Connection, event_id: int) -> int:
 
     The caller holds the event row ``FOR UPDATE``: no image of the event can be added meanwhile."""
     return _bury(conn, "event_id = %(key)s", event_id)
-
-
-@dataclass(frozen=True)
-class EventCounts:
-    """An event's photos (rows, any status) and faces, and the bytes it stores: its accepted
-    (``processed``) photos' blobs and its faces' thumbnails (thumbnails indexed before their
-    sizes were kept do not count)."""
-
-    image_count: int = 0
-    face_count: int = 0
-    photo_bytes: int = 0
-    thumbnail_bytes: int = 0
-
-
-def event_counts(conn: psycopg.Connection, event_ids: Sequence[int]) -> dict[int, EventCounts]:
-    """``event id → EventCounts`` for the given events (absent ones count 0)."""
-    rows = conn.execute(
-        """SELECT e.id, i.images, i.photo_bytes, f.faces, f.thumbnail_bytes
-           FROM unnest(%s::bigint[]) AS e(id)
-           CROSS JOIN LATERAL (SELECT count(*) AS images,
-                                      coalesce(sum(size_bytes) FILTER (WHERE status = 'processed'), 0) AS photo_bytes
-                               FROM images WHERE event_id = e.id) i
-           CROSS JOIN LATERAL (SELECT count(*) AS faces, coalesce(sum(thumbnail_bytes), 0) AS thumbnail_bytes
-                               FROM faces WHERE event_id = e.id) f""",
-        (list(event_ids),),
-    ).fetchall()
-    return {r["id"]: EventCounts(r["images"], r["faces"], int(r["photo_bytes"]), int(r["thumbnail_bytes"]))
-            for r in rows}
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -386,7 +295,7 @@ def lock_for_result(conn: psycopg.Connection, image_id: uuid.UUID, event_id: int
     if buried_image(conn, row["blob_name"], written_at) is not None:
         delete = conn.execute("DELETE FROM images WHERE id = %s RETURNING event_id, face_count", (image_id,)).fetchone()
         if delete["face_count"]:
-            _faces_changed(conn, delete["event_id"])
+            event_store.faces_changed(conn, delete["event_id"])
         return None
     return row
 
@@ -571,7 +480,7 @@ def save_processed(conn: psycopg.Connection, image: ImageRecord, faces: Sequence
                  f.thumbnail_blob, f.person, f.yaw, f.roll, f.thumbnail_bytes),
             )
             ids.append(cur.fetchone()["id"])
-    _faces_changed(conn, image.event_id)
+    event_store.faces_changed(conn, image.event_id)
     return ids
 
 
@@ -581,7 +490,7 @@ def save_failure(conn: psycopg.Connection, image: ImageRecord, code: str, reason
     _write_result(conn, image, status="failed", code=code, reason=reason)
     had_faces = conn.execute("DELETE FROM faces WHERE image_id = %s", (image.image_id,)).rowcount
     if had_faces:
-        _faces_changed(conn, image.event_id)
+        event_store.faces_changed(conn, image.event_id)
 
 
 def person_similarities(conn: psycopg.Connection, event_id: int, descriptor: np.ndarray, cap: float,
@@ -642,14 +551,14 @@ def set_people(conn: psycopg.Connection, event_id: int, face_ids: Sequence[int],
            WHERE f.id = v.id AND f.cluster_id IS DISTINCT FROM v.cluster_id""",
         (list(face_ids), list(people)),
     )
-    _people_changed(conn, event_id)
+    event_store.people_changed(conn, event_id)
 
 
 def set_person(conn: psycopg.Connection, event_id: int, face_ids: Sequence[int], person: int) -> None:
     """Put the faces ``face_ids`` of the event in ``person`` (-1: in none)."""
     conn.execute("UPDATE faces SET cluster_id = %s WHERE id = ANY(%s) AND event_id = %s",
                  (person, list(face_ids), event_id))
-    _people_changed(conn, event_id)
+    event_store.people_changed(conn, event_id)
 
 
 def face(conn: psycopg.Connection, face_id: int) -> dict[str, Any] | None:
@@ -713,33 +622,6 @@ def person_samples(conn: psycopg.Connection, event_id: int, persons: Sequence[in
 # --------------------------------------------------------------------------- search
 
 
-# PostgreSQL binary COPY rows: a field count (int16), then per field its byte length (int32)
-# and value, big-endian (PostgreSQL docs "COPY", binary format). A uuid is its 16 bytes;
-# pgvector's binary vector is dim (int16), unused (int16), dim float32 (pgvector vector_send).
-_FACE_ROW = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("image_len", ">i4"),
-                      ("image", "V16"), ("vec_len", ">i4"), ("dim", ">i2"), ("unused", ">i2"),
-                      ("vec", ">f4", (DESCRIPTOR_DIM,))])
-#: (id, cluster_id) of a face as ``int8send(id) || int4send(cluster_id)`` packs it.
-_PERSON_RECORD = np.dtype([("id", ">i8"), ("person", ">i4")])
-_HEADER_BYTES = 11 + 4 + 4  # signature, flags, header extension length (no extension)
-_TRAILER_BYTES = 2
-
-
-def _copy_rows(conn: psycopg.Connection, query: str, row: np.dtype, fields: int) -> np.ndarray:
-    """Rows of a binary ``COPY (query) TO STDOUT`` as a structured array of ``row``."""
-    data = bytearray()
-    with conn.cursor().copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)") as copy:
-        for chunk in copy:
-            data += chunk
-    body = len(data) - _HEADER_BYTES - _TRAILER_BYTES
-    if body % row.itemsize:
-        raise RuntimeError(f"unexpected COPY row layout: {body} bytes is no whole number of {row.itemsize}-byte rows")
-    rows = np.frombuffer(data, dtype=row, count=body // row.itemsize, offset=_HEADER_BYTES)
-    if len(rows) and not (rows["fields"] == fields).all():
-        raise RuntimeError(f"unexpected COPY row layout: rows of {fields} fields expected")
-    return rows.copy()  # owns its memory, so the COPY buffer is freed
-
-
 def usable_people(conn: psycopg.Connection, event_id: int) -> tuple[np.ndarray, np.ndarray]:
     """Every usable face of the event now, by id: (ids int64 ``(n,)``, person int64 ``(n,)``,
     ``NO_PERSON`` for none)."""
@@ -750,7 +632,7 @@ def usable_people(conn: psycopg.Connection, event_id: int) -> tuple[np.ndarray, 
             FROM faces f WHERE f.event_id = %s AND {USABLE_FACE}""",
         (event_id,),
     ).fetchone()
-    rows = np.frombuffer(packed or b"", dtype=_PERSON_RECORD)
+    rows = np.frombuffer(packed or b"", dtype=PERSON_RECORD)
     return rows["id"].astype(np.int64), rows["person"].astype(np.int64)
 
 
@@ -761,8 +643,8 @@ def usable_descriptors(conn: psycopg.Connection, event_id: int, wanted: np.ndarr
     if not len(wanted):
         return np.empty(0, np.int64), np.empty(0, "V16"), np.empty((0, DESCRIPTOR_DIM), np.float32)
     # One range scan from the lowest wanted id by binary COPY, parsed with NumPy.
-    rows = _copy_rows(conn, f"SELECT f.id, f.image_id, f.descriptor FROM faces f WHERE f.event_id = {int(event_id)} "
-                            f"AND f.id >= {int(wanted[0])} AND {USABLE_FACE} ORDER BY f.id", _FACE_ROW, 3)
+    rows = copy_rows(conn, f"SELECT f.id, f.image_id, f.descriptor FROM faces f WHERE f.event_id = {int(event_id)} "
+                            f"AND f.id >= {int(wanted[0])} AND {USABLE_FACE} ORDER BY f.id", FACE_ROW, 3)
     if len(rows) and not ((rows["image_len"] == 16).all() and (rows["dim"] == DESCRIPTOR_DIM).all()):
         raise RuntimeError("unexpected COPY row layout for faces (id, image_id, vector(128))")
     rows = rows[np.isin(rows["id"], wanted, assume_unique=True)]
@@ -786,8 +668,8 @@ def faces_by_id(conn: psycopg.Connection, event_id: int, face_ids: Sequence[int]
 
 # Descriptors sent as one flat real[] and cut into vectors in SQL (pgvector casts real[] to
 # vector): one statement for any number of them.
-_QUERY_VECTORS = """SELECT (%(flat)s::real[])[g * 128 + 1 : g * 128 + 128]::vector(128) AS v
-                    FROM generate_series(0, %(n)s - 1) AS g"""
+_QUERY_VECTORS = (f"SELECT (%(flat)s::real[])[g * {DESCRIPTOR_DIM} + 1 : (g + 1) * {DESCRIPTOR_DIM}]"
+                  f"::vector({DESCRIPTOR_DIM}) AS v FROM generate_series(0, %(n)s - 1) AS g")
 
 
 def _flat(descriptors: np.ndarray) -> dict[str, Any]:
@@ -841,7 +723,7 @@ def erase_faces(conn: psycopg.Connection, event_id: int, face_ids: Sequence[int]
     Returns ``face_id``, ``image_id``, ``cluster_id`` and ``thumbnail_blob`` of each erased
     face (whose thumbnail the caller deletes).
 
-    The caller holds the event row ``FOR UPDATE`` (``kanta.events.service.face_policy``): an
+    The caller holds the event row ``FOR UPDATE`` (``kanta.store.events.face_policy``): an
     indexing run writes its result before or after, never in between."""
     if not face_ids:
         return []
@@ -857,7 +739,7 @@ def erase_faces(conn: psycopg.Connection, event_id: int, face_ids: Sequence[int]
                WHERE i.id = e.image_id""",
             ([r["image_id"] for r in erased],),
         )
-        _faces_changed(conn, event_id)
+        event_store.faces_changed(conn, event_id)
     return erased
 
 
@@ -869,7 +751,7 @@ def purge_faces(conn: psycopg.Connection, event_id: int) -> int:
     deleted = conn.execute("DELETE FROM faces WHERE event_id = %s", (event_id,)).rowcount
     conn.execute("DELETE FROM erased_descriptors WHERE event_id = %s", (event_id,))
     conn.execute("UPDATE images SET face_count = 0 WHERE event_id = %s AND face_count <> 0", (event_id,))
-    _faces_changed(conn, event_id)
+    event_store.faces_changed(conn, event_id)
     return deleted
 
 
@@ -880,7 +762,7 @@ def delete_event_images(conn: psycopg.Connection, event_id: int) -> int:
     bury_event_images(conn, event_id)
     deleted = conn.execute("DELETE FROM images WHERE event_id = %s", (event_id,)).rowcount
     if deleted:
-        _faces_changed(conn, event_id)
+        event_store.faces_changed(conn, event_id)
     return deleted
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from kanta.local.services import LocalAzurite, LocalPostgres, free_port
-from tests.helpers import Api, reset_clients
+from tests.helpers import Api, SettingsOverride, reset_clients
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +37,7 @@ def services() -> Iterator[dict[str, str]]:
             "KANTA_DATABASE_URL": postgres.dsn("kanta_test"),
             "KANTA_STORAGE": azurite.connection_string,
             "KANTA_RECLUSTER_SCHEDULE": "0 */10 * * * *",
-            "KANTA_DB_POOL_TIMEOUT": "5",
+            "KANTA_DB_POOL_TIMEOUT_S": "5",
         }
         os.environ.update(env)
         reset_clients()
@@ -69,3 +69,14 @@ def event(api: Api) -> dict[str, Any]:
     status, body = api("create_event", "POST", json_body={"code": f"ev-{uuid.uuid4().hex[:12]}", "name": "Test"})
     assert status == 201, body
     return body
+
+
+@pytest.fixture
+def settings_override() -> Iterator[SettingsOverride]:
+    """Change Kanta's settings for one test: ``settings_override(KANTA_MAX_IMAGE_BYTES=1000)``
+    sets the environment variables (``None`` unsets one) and resets the cached settings,
+    pool and storage clients; teardown restores them all (``tests.helpers.SettingsOverride``;
+    ``override_settings`` is the same for a ``with`` block)."""
+    override = SettingsOverride()
+    yield override
+    override.restore()

@@ -42,7 +42,7 @@ class FakeTokenCredential:
 
 
 @pytest.fixture
-def entra(services, monkeypatch, reset_clients_after):
+def entra(services, monkeypatch, settings_override):
     """Kanta configured as in Azure (Entra auth, no password in the DSN) for a role whose login
     the local server checks with scram-sha-256. Yields ``(credential, set_password)``."""
     admin_dsn = services["KANTA_DATABASE_URL"]
@@ -67,25 +67,14 @@ def entra(services, monkeypatch, reset_clients_after):
         return credential
 
     monkeypatch.setattr(identity, "managed_identity_credential", fake_factory)
-    monkeypatch.setenv("KANTA_DATABASE_URL", make_conninfo(admin_dsn, user=ROLE, password=None))
-    monkeypatch.setenv("KANTA_DATABASE_AUTH", "entra")
-    monkeypatch.setenv("KANTA_DATABASE_CLIENT_ID", CLIENT_ID)
-    monkeypatch.setenv("KANTA_DB_POOL_TIMEOUT", "2")
-    db.close_pool()
-    get_settings.cache_clear()
+    settings_override(KANTA_DATABASE_URL=make_conninfo(admin_dsn, user=ROLE, password=None),
+                      KANTA_DATABASE_AUTH="entra", KANTA_DATABASE_CLIENT_ID=CLIENT_ID, KANTA_DB_POOL_TIMEOUT_S=2)
     yield credential, set_password, calls
     db.close_pool()
     with psycopg.connect(admin_dsn, autocommit=True) as admin:
         hba.write_text(original)
         admin.execute("SELECT pg_reload_conf()")
         admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(ROLE)))
-
-
-@pytest.fixture
-def reset_clients_after():
-    yield
-    db.close_pool()
-    get_settings.cache_clear()
 
 
 def test_the_dsn_carries_no_password_and_the_server_needs_one(entra):
@@ -124,7 +113,6 @@ def test_a_refused_token_is_a_503_not_a_500(entra, api):
     assert status == 503 and body["code"] == "database_unavailable"
 
 
-def test_password_auth_adds_nothing(monkeypatch, reset_clients_after):
-    monkeypatch.setenv("KANTA_DATABASE_AUTH", "password")
-    get_settings.cache_clear()
+def test_password_auth_adds_nothing(settings_override):
+    settings_override(KANTA_DATABASE_AUTH="password")
     assert db.auth_kwargs() == {}

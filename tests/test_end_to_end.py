@@ -145,33 +145,6 @@ def test_events_that_are_not_running_are_left_to_manual_runs(api, functions):
     assert api("get_event", route={"code": "ended-event-1"})[1]["last_clustered_at"] is not None
 
 
-def test_event_crud_and_delete_removes_blobs_and_rows(api, functions):
-    from kanta.storage import uploads_container
-
-    status, created = api("create_event", "POST", json_body={
-        "code": "crud-event", "name": "Gala", "starts_at": "2026-01-01T18:00:00+01:00"})
-    assert status == 201 and created["name"] == "Gala" and created["running"] is True
-    status, patched = api("update_event", "PATCH", route={"code": "crud-event"},
-                          json_body={"description": "Black tie", "name": None})
-    assert status == 200 and patched["description"] == "Black tie" and patched["name"] is None
-    assert patched["starts_at"] == created["starts_at"]
-    assert any(e["code"] == "crud-event" for e in api("list_events", params={"running": "true"})[1]["items"])
-    assert all(e["code"] != "crud-event" for e in api("list_events", params={"running": "false"})[1]["items"])
-
-    _, body = api("create_uploads", "POST", route={"code": "crud-event"},
-                  json_body={"files": [{"filename": "k.jpg", "content_type": "image/jpeg"}]})
-    ticket = body["uploads"][0]
-    requests.put(ticket["upload_url"], data=photo("kit_harington_1.jpg"), headers=ticket["headers"], timeout=30)
-    run_blob_trigger(functions, ticket["blob_name"])
-    assert api("get_event", route={"code": "crud-event"})[1]["face_count"] == 1
-
-    status, _ = api("delete_event", "DELETE", route={"code": "crud-event"})
-    assert status == 204
-    assert api("get_event", route={"code": "crud-event"})[0] == 404
-    assert api("get_image", route={"image_id": ticket["image_id"]})[0] == 404
-    assert list(uploads_container().list_blobs(name_starts_with="crud-event/")) == []
-
-
 def test_delete_image_removes_blob_and_faces(api, functions, event):
     from kanta.storage import uploads_container
 

@@ -128,22 +128,14 @@ def test_a_blob_deleted_between_listing_and_its_run_is_skipped_and_the_pass_goes
 
 
 def test_timers_log_one_line_per_failure_while_the_database_is_down(app, services, caplog):
-    import os
-
-    from tests.helpers import reset_clients
+    from tests.helpers import override_settings
 
     runner = TimerRunner(app)
-    saved = {name: os.environ[name] for name in ("KANTA_DATABASE_URL", "KANTA_DB_POOL_TIMEOUT")}
-    os.environ.update({"KANTA_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x?connect_timeout=1",
-                       "KANTA_DB_POOL_TIMEOUT": "1"})
-    reset_clients()
-    try:
+    with override_settings(KANTA_DATABASE_URL="postgresql://postgres@127.0.0.1:1/x?connect_timeout=1",
+                           KANTA_DB_POOL_TIMEOUT_S=1):
         caplog.set_level(logging.INFO, logger="kanta.local.host")
         runner.next_runs = [dt.datetime.now() - dt.timedelta(seconds=1)] * len(runner.timers)
         runner.run_due()
-    finally:
-        os.environ.update(saved)
-        reset_clients()
     failed = [r for r in caplog.records if r.name == "kanta.local.host"]
     # The sweep of unclaimed uploads asks the database only about blobs over a day old, and
     # this session's storage holds none: it succeeds without the database.

@@ -6,25 +6,19 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from kanta.config import get_settings
-from kanta.db import close_pool
 from kanta.migrate import discover
+from tests.helpers import override_settings
 
 
 @pytest.fixture
-def fresh_database(services, monkeypatch):
+def fresh_database(services, settings_override):
     """Point the app at a new, empty database for one test."""
     dsn = services["KANTA_DATABASE_URL"]
     name = "kanta_endpoint_test"
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
         conn.execute(f"CREATE DATABASE {name}")
-    monkeypatch.setenv("KANTA_DATABASE_URL", dsn.replace("/kanta_test?", f"/{name}?"))
-    close_pool()
-    get_settings.cache_clear()
-    yield
-    close_pool()
-    get_settings.cache_clear()
+    settings_override(KANTA_DATABASE_URL=dsn.replace("/kanta_test?", f"/{name}?"))
 
 
 def test_first_call_applies_every_file_and_the_next_none(api, fresh_database):
@@ -37,13 +31,7 @@ def test_first_call_applies_every_file_and_the_next_none(api, fresh_database):
     assert api("run_migrations", "POST") == (200, {"applied": [], "current": versions[-1]})
 
 
-def test_unreachable_database_is_a_503(api, monkeypatch):
-    monkeypatch.setenv("KANTA_DATABASE_URL", "host=127.0.0.1 port=1 dbname=x user=x connect_timeout=1")
-    close_pool()
-    get_settings.cache_clear()
-    try:
+def test_unreachable_database_is_a_503(api):
+    with override_settings(KANTA_DATABASE_URL="host=127.0.0.1 port=1 dbname=x user=x connect_timeout=1"):
         status, body = api("run_migrations", "POST")
-    finally:
-        close_pool()
-        get_settings.cache_clear()
     assert status == 503 and body["code"] == "database_unavailable"

@@ -19,7 +19,7 @@ import os
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import requests
@@ -27,7 +27,6 @@ from azure.core.credentials import AccessToken
 from azure.storage.blob import UserDelegationKey
 
 from kanta import identity, storage
-from kanta.config import get_settings
 from kanta.local.services import AZURITE_ACCOUNT, LocalAzurite, azurite_connection_string, free_port
 
 # Made-up identity of a user-assigned Managed Identity: client (application) id, object
@@ -85,13 +84,8 @@ class FakeManagedIdentityCredential:
         return AccessToken(token, expires_on)
 
 
-def _reset_storage_clients() -> None:
-    get_settings.cache_clear()
-    storage.get_blob_service.cache_clear()
-
-
 @pytest.fixture
-def managed_identity(monkeypatch) -> Iterator:
+def managed_identity(monkeypatch, settings_override) -> Callable[[str], list[str]]:
     """Configure Kanta as in Azure (identity-based ``KANTA_STORAGE``) for ``blob_service_uri``,
     with ``identity.managed_identity_credential`` (and nothing else) replaced by the fake.
 
@@ -105,21 +99,16 @@ def managed_identity(monkeypatch) -> Iterator:
         return FakeManagedIdentityCredential(client_id)
 
     def configure(blob_service_uri: str) -> list[str]:
-        # The session's services fixture may have set a connection string, which would win.
-        monkeypatch.delenv("KANTA_STORAGE", raising=False)
-        monkeypatch.delenv("KANTA_PUBLIC_BLOB_ENDPOINT", raising=False)
-        monkeypatch.setenv("KANTA_STORAGE__blobServiceUri", blob_service_uri)
-        monkeypatch.setenv("KANTA_STORAGE__clientId", CLIENT_ID)
-        monkeypatch.setenv("KANTA_STORAGE__credential", "managedidentity")
         monkeypatch.setattr(identity, "managed_identity_credential", fake_factory)
         # A fresh key cache, so keys of other tests' services do not leak in.
         monkeypatch.setattr(storage, "_delegation_keys", storage._DelegationKeyCache())
-        _reset_storage_clients()
+        # The session's services fixture may have set a connection string, which would win.
+        settings_override(KANTA_STORAGE=None, KANTA_PUBLIC_BLOB_ENDPOINT=None,
+                          KANTA_STORAGE__blobServiceUri=blob_service_uri, KANTA_STORAGE__clientId=CLIENT_ID,
+                          KANTA_STORAGE__credential="managedidentity")
         return factory_calls
 
-    yield configure
-    # Before monkeypatch restores the environment: the next get_settings() reads it afresh.
-    _reset_storage_clients()
+    return configure
 
 
 @pytest.fixture(scope="module")
@@ -350,11 +339,10 @@ def test_delegation_key_lifetime_and_renewal(offline_identity):
         storage.read_url("ev/a.jpg", dt.datetime.now(dt.UTC) + dt.timedelta(days=8))
 
 
-def test_connection_string_path_unchanged(managed_identity, monkeypatch):
+def test_connection_string_path_unchanged(managed_identity, settings_override):
     """Azurite's connection string (http): account-key SAS, no identity, no protocol pin."""
     factory_calls = managed_identity("https://unused.blob.core.windows.net")
-    monkeypatch.setenv("KANTA_STORAGE", azurite_connection_string(10000, 10001))
-    _reset_storage_clients()
+    settings_override(KANTA_STORAGE=azurite_connection_string(10000, 10001))
 
     assert storage.get_blob_service().credential.account_key
     url = storage.upload_url("ev/a.jpg", dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15))

@@ -2,7 +2,9 @@
 headers declare megapixels (decompression bombs), a JPEG whose header lies about its size, and
 PNGs whose metadata expands past what a decoder reads. Built in memory, byte by byte where
 an encoder would refuse to write them. For contrast, the most compact images that are no
-bomb: phone and desktop screenshots."""
+bomb: phone and desktop screenshots. Also the unusable images every route that takes a photo
+must refuse (the blob trigger, selfie search): empty, truncated, junk after a JPEG header, and a
+valid photo without a face."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import zlib
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+
+from tests.helpers import FACE, photo
 
 #: The labelled photos of the tests.
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -29,6 +33,27 @@ def png_bomb(width: int, height: int) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # bit depth 1, greyscale
     return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header)
             + png_chunk(b"IDAT", zlib.compress(row * height, 9)) + png_chunk(b"IEND", b""))
+
+
+#: 60 MP, over the default 50 MP limit but under Pillow's own bomb limit (~179 MP).
+BOMB_60_MP = png_bomb(10_000, 6_000)
+#: 225 MP, over Pillow's own bomb limit, which ``Image.open`` enforces itself.
+BOMB_225_MP = png_bomb(15_000, 15_000)
+#: JPEG's start-of-image and APP0 markers followed by junk.
+JPEG_HEADER_JUNK = b"\xff\xd8\xff\xe0" + b"garbage!" * 300
+
+
+def plain_jpeg() -> bytes:
+    """A valid JPEG of one flat colour: decodes fine, has no face."""
+    buf = io.BytesIO()
+    Image.new("RGB", (640, 480), (120, 160, 200)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def truncated_jpeg() -> bytes:
+    """The first half of a real JPEG: a valid header, then the data stops."""
+    data = photo(FACE)
+    return data[: len(data) // 2]
 
 
 def lying_jpeg(width: int = 7000, height: int = 7100) -> bytes:

@@ -9,29 +9,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
-from collections.abc import Callable, Iterator
 
-import pytest
 from azure.functions.timer import TimerRequest
 
 from kanta.db import connection
 from tests.guests.helpers import guest_call, upload_body
 from tests.helpers import guest_link, photo
-
-
-@pytest.fixture
-def caps(monkeypatch) -> Iterator[Callable[..., None]]:
-    """Set cap settings (``KANTA_…`` name → value) for one test."""
-    from kanta.config import get_settings
-
-    def set_caps(**values: int) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(name, str(value))
-        get_settings.cache_clear()
-
-    yield set_caps
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 def _seconds_to_window_end(window_s: int) -> float:
@@ -60,8 +43,8 @@ def _counted(scope: str, code: str) -> list[int]:
             f"SELECT count FROM rate_counters WHERE scope = %s AND key = {key} ORDER BY window_start", (scope, code))]
 
 
-def test_upload_urls_per_link_and_hour(api, functions, event, caps):
-    caps(KANTA_GUEST_UPLOADS_PER_HOUR=5)
+def test_upload_urls_per_link_and_hour(api, functions, event, settings_override):
+    settings_override(KANTA_GUEST_UPLOADS_PER_HOUR=5)
     code = event["code"]
     token = guest_link(api, code)["token"]
     assert _uploads(functions, code, token, 3)[0] == 201
@@ -74,8 +57,8 @@ def test_upload_urls_per_link_and_hour(api, functions, event, caps):
     assert _uploads(functions, code, guest_link(api, code)["token"], 5)[0] == 201
 
 
-def test_upload_urls_per_event_and_day_across_links(api, functions, event, caps):
-    caps(KANTA_GUEST_UPLOADS_PER_EVENT_DAY=4)
+def test_upload_urls_per_event_and_day_across_links(api, functions, event, settings_override):
+    settings_override(KANTA_GUEST_UPLOADS_PER_EVENT_DAY=4)
     code = event["code"]
     assert _uploads(functions, code, guest_link(api, code)["token"], 3)[0] == 201
     token = guest_link(api, code)["token"]  # rotating does not reset the event's day
@@ -87,8 +70,8 @@ def test_upload_urls_per_event_and_day_across_links(api, functions, event, caps)
     assert status == 201
 
 
-def test_bytes_per_link_and_hour(api, functions, event, caps):
-    caps(KANTA_GUEST_BYTES_PER_HOUR=3_000_000)
+def test_bytes_per_link_and_hour(api, functions, event, settings_override):
+    settings_override(KANTA_GUEST_BYTES_PER_HOUR=3_000_000)
     code = event["code"]
     token = guest_link(api, code)["token"]
     assert _uploads(functions, code, token, 2)[0] == 201
@@ -99,8 +82,8 @@ def test_bytes_per_link_and_hour(api, functions, event, caps):
     _expect_429(_uploads(functions, code, token, 1, size_bytes=1), 3600)
 
 
-def test_bytes_per_event_and_day_across_links(api, functions, event, caps):
-    caps(KANTA_GUEST_BYTES_PER_EVENT_DAY=5_000_000)
+def test_bytes_per_event_and_day_across_links(api, functions, event, settings_override):
+    settings_override(KANTA_GUEST_BYTES_PER_EVENT_DAY=5_000_000)
     code = event["code"]
     assert _uploads(functions, code, guest_link(api, code)["token"], 4)[0] == 201
     token = guest_link(api, code)["token"]  # rotating does not reset the event's day
@@ -109,8 +92,8 @@ def test_bytes_per_event_and_day_across_links(api, functions, event, caps):
     assert _uploads(functions, code, token, 1)[0] == 201
 
 
-def test_a_file_over_the_size_limit_gets_no_url_and_costs_nothing(api, functions, event, caps):
-    caps(KANTA_MAX_IMAGE_BYTES=2_000_000)
+def test_a_file_over_the_size_limit_gets_no_url_and_costs_nothing(api, functions, event, settings_override):
+    settings_override(KANTA_MAX_IMAGE_BYTES=2_000_000)
     code = event["code"]
     token = guest_link(api, code)["token"]
     body = upload_body(2)
@@ -134,10 +117,10 @@ def test_guests_must_declare_each_file_size(api, functions, event):
     assert [d["field"] for d in answer["details"]] == ["files.0.size_bytes"]
 
 
-def test_an_upload_is_charged_its_real_size_when_it_arrives(api, functions, event, caps):
+def test_an_upload_is_charged_its_real_size_when_it_arrives(api, functions, event, settings_override):
     from tests.helpers import browser_put, run_blob_trigger
 
-    caps(KANTA_GUEST_BYTES_PER_HOUR=12_000_000, KANTA_GUEST_BYTES_PER_EVENT_DAY=12_000_000)
+    settings_override(KANTA_GUEST_BYTES_PER_HOUR=12_000_000, KANTA_GUEST_BYTES_PER_EVENT_DAY=12_000_000)
     code = event["code"]
     token = guest_link(api, code)["token"]
     status, batch, _ = _uploads(functions, code, token, 1, size_bytes=10_000_000)
@@ -154,8 +137,8 @@ def test_an_upload_is_charged_its_real_size_when_it_arrives(api, functions, even
     _expect_429(_uploads(functions, code, token, 1, size_bytes=1), 3600)
 
 
-def test_a_link_shown_to_the_host_says_its_limits(api, event, caps):
-    caps(KANTA_GUEST_BYTES_PER_HOUR=7_000_000_000)
+def test_a_link_shown_to_the_host_says_its_limits(api, event, settings_override):
+    settings_override(KANTA_GUEST_BYTES_PER_HOUR=7_000_000_000)
     link = guest_link(api, event["code"])
     assert link["limits"]["bytes_per_hour"] == 7_000_000_000
     status, shown = api("get_guest_link", route={"code": event["code"]})
@@ -164,8 +147,8 @@ def test_a_link_shown_to_the_host_says_its_limits(api, event, caps):
                                     "bytes_per_event_day", "searches_per_hour", "forgets_per_hour", "max_photo_bytes"}
 
 
-def test_searches_per_link_and_hour_count_even_failed_ones(api, functions, event, caps):
-    caps(KANTA_GUEST_SEARCHES_PER_HOUR=2)
+def test_searches_per_link_and_hour_count_even_failed_ones(api, functions, event, settings_override):
+    settings_override(KANTA_GUEST_SEARCHES_PER_HOUR=2)
     code = event["code"]
     token = guest_link(api, code)["token"]
 
@@ -180,10 +163,10 @@ def test_searches_per_link_and_hour_count_even_failed_ones(api, functions, event
     assert (status, body["code"]) == (422, "consent_required")
 
 
-def test_forget_requests_per_link_and_hour(api, functions, event, caps, monkeypatch):
+def test_forget_requests_per_link_and_hour(api, functions, event, settings_override, monkeypatch):
     from kanta.privacy import service as privacy
 
-    caps(KANTA_GUEST_FORGETS_PER_HOUR=1)
+    settings_override(KANTA_GUEST_FORGETS_PER_HOUR=1)
     from kanta.privacy.schemas import ForgetResult
 
     calls = []
@@ -209,16 +192,16 @@ def _at_once(functions, code, token, *, files: int) -> list[int]:
         return list(pool.map(lambda _: _uploads(functions, code, token, files)[0], range(12)))
 
 
-def test_counts_are_exact_under_concurrent_requests(api, functions, event, caps):
-    caps(KANTA_GUEST_UPLOADS_PER_HOUR=5)
+def test_counts_are_exact_under_concurrent_requests(api, functions, event, settings_override):
+    settings_override(KANTA_GUEST_UPLOADS_PER_HOUR=5)
     code = event["code"]
     token = guest_link(api, code)["token"]
     assert sorted(_at_once(functions, code, token, files=1)) == [201] * 5 + [429] * 7
     assert _counted("link_uploads", code) == [5]
 
 
-def test_byte_budgets_are_exact_under_concurrent_requests(api, functions, event, caps):
-    caps(KANTA_GUEST_BYTES_PER_HOUR=7_500_000)
+def test_byte_budgets_are_exact_under_concurrent_requests(api, functions, event, settings_override):
+    settings_override(KANTA_GUEST_BYTES_PER_HOUR=7_500_000)
     code = event["code"]
     token = guest_link(api, code)["token"]
     assert sorted(_at_once(functions, code, token, files=2)) == [201] * 3 + [429] * 9

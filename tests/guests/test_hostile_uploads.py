@@ -21,15 +21,13 @@ SIZE = 39 * MB
 BUDGET = 200 * MB
 
 
-def test_a_hostile_link_holder_leaves_at_most_the_budget_in_storage(api, event, monkeypatch):
+def test_a_hostile_link_holder_leaves_at_most_the_budget_in_storage(api, event, settings_override):
     from function_app import app
-    from kanta.config import get_settings
     from kanta.local.host import BlobPoller, run_background
     from kanta.storage import get_blob_service, uploads_container
     from tests.helpers import local_host
 
-    monkeypatch.setenv("KANTA_GUEST_BYTES_PER_HOUR", str(BUDGET))
-    get_settings.cache_clear()
+    settings_override(KANTA_GUEST_BYTES_PER_HOUR=BUDGET)
     code = event["code"]
     headers = bearer(guest_link(api, code)["token"])
     junk = photo("obama_1.jpg")[:2048] + os.urandom(SIZE - 2048)
@@ -58,7 +56,6 @@ def test_a_hostile_link_holder_leaves_at_most_the_budget_in_storage(api, event, 
                 pass
     finally:
         stop.set()
-        get_settings.cache_clear()
     items = api("list_images", route={"code": code}, params={"limit": "200"})[1]["items"]
     accepted = sum(i["size_bytes"] or 0 for i in items if i["status"] == "processed")
     left = sum(b.size for b in uploads_container().list_blobs(name_starts_with=f"{code}/"))

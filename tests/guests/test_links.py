@@ -18,7 +18,7 @@ import segno
 from PIL import Image
 
 from kanta.db import connection
-from tests.helpers import guest_link
+from tests.helpers import guest_link, override_settings
 
 
 def _time(text: str) -> dt.datetime:
@@ -76,16 +76,9 @@ def test_the_token_is_shown_once_and_stored_only_as_its_sha256(api, event, funct
     assert token not in repr(state) and state["expired"] is False
 
 
-def test_the_join_url_uses_kanta_public_url_when_set(api, event, monkeypatch):
-    from kanta.config import get_settings
-
-    monkeypatch.setenv("KANTA_PUBLIC_URL", "https://photos.example.com/")
-    get_settings.cache_clear()
-    try:
+def test_the_join_url_uses_kanta_public_url_when_set(api, event):
+    with override_settings(KANTA_PUBLIC_URL="https://photos.example.com/"):
         link = guest_link(api, event["code"])
-    finally:
-        monkeypatch.delenv("KANTA_PUBLIC_URL")
-        get_settings.cache_clear()
     assert link["join_url"] == f"https://photos.example.com/api/join/{event['code']}#t={link['token']}"
 
 

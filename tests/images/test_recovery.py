@@ -26,7 +26,7 @@ import psycopg
 import pytest
 from azure.functions.timer import TimerRequest
 
-from tests.helpers import browser_put, photo, reset_clients, run_blob_trigger, upload_tickets
+from tests.helpers import browser_put, override_settings, photo, reset_clients, run_blob_trigger, upload_tickets
 
 #: How long PostgreSQL is down in the outage test, seconds (the issue's "3 minutes").
 OUTAGE_S = 180
@@ -58,23 +58,6 @@ def sql(query: str, *args: Any) -> list[dict[str, Any]]:
     with connection() as conn:
         cur = conn.execute(query, args)
         return cur.fetchall() if cur.description else []
-
-
-@contextlib.contextmanager
-def settings(**values: object) -> Iterator[None]:
-    """Kanta's settings changed for the block (env vars; cached clients reset both ways)."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update({name: str(value) for name, value in values.items()})
-    reset_clients()
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        reset_clients()
 
 
 def session_postgres() -> Any:
@@ -142,7 +125,7 @@ def test_photos_uploaded_during_a_3_minute_outage_are_all_indexed_once_it_is_ove
     caplog.set_level(logging.INFO, logger="kanta.local.host")
 
     # A short pool timeout keeps each failing try short (5 tries x 10 photos in the outage).
-    with settings(KANTA_DB_POOL_TIMEOUT=1), postgres_stopped() as start_postgres:
+    with override_settings(KANTA_DB_POOL_TIMEOUT_S=1), postgres_stopped() as start_postgres:
         stopped_at = time.monotonic()
         for upload, name in zip(uploads, OUTAGE_PHOTOS):
             assert browser_put(upload, photo(name)) == 201
@@ -304,8 +287,8 @@ def timed_health(api) -> tuple[float, int, Any]:
 
 def test_health_answers_503_within_2_s_when_the_database_refuses_connections(api, services):
     """Nothing listens where the database should be, and the pool would wait 10 s."""
-    with settings(KANTA_DATABASE_URL="postgresql://postgres@127.0.0.1:1/x?connect_timeout=1",
-                  KANTA_DB_POOL_TIMEOUT=10):
+    with override_settings(KANTA_DATABASE_URL="postgresql://postgres@127.0.0.1:1/x?connect_timeout=1",
+                  KANTA_DB_POOL_TIMEOUT_S=10):
         for _ in range(2):
             took, status, body = timed_health(api)
             assert (status, body["code"]) == (503, "database_unavailable")
@@ -316,7 +299,7 @@ def test_health_answers_503_within_2_s_when_the_database_stops_answering(api, se
     """The server's processes for our connections freeze (SIGSTOP), as behind a network
     partition: connections stay open and nothing comes back. Health still answers in time,
     and answers 200 again once the server does."""
-    with settings(KANTA_DB_POOL_TIMEOUT=10):
+    with override_settings(KANTA_DB_POOL_TIMEOUT_S=10):
         assert timed_health(api)[1] == 200
         dsn = os.environ["KANTA_DATABASE_URL"]
         with psycopg.connect(dsn, autocommit=True) as admin:

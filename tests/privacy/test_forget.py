@@ -82,15 +82,12 @@ def _images(code: str, prefix: str) -> list[str]:
     return [i for name, i in image_ids(code).items() if name.startswith(prefix)]
 
 
-def test_the_list_keeps_the_erased_faces_not_only_the_selfie(api, functions, event, monkeypatch, request):
+def test_the_list_keeps_the_erased_faces_not_only_the_selfie(api, functions, event, settings_override):
     # With a face cut of 0.2, the selfie alone is near only the photos like it (obama_1);
     # the person it matched is erased whole, and their erased faces keep obama_2 out later.
     code = event["code"]
     setup_event(api, functions, code)
-    monkeypatch.setenv("KANTA_SEARCH_MAX_DISTANCE", "0.2")
-    monkeypatch.setenv("KANTA_SEARCH_PERSON_MAX_DISTANCE", "0.2")
-    get_settings.cache_clear()
-    request.addfinalizer(get_settings.cache_clear)
+    settings_override(KANTA_SEARCH_MAX_DISTANCE=0.2, KANTA_SEARCH_PERSON_MAX_DISTANCE=0.2)
     assert forget(code, "obama_4_480p.jpg").erased == 4
     assert listed_count(code) == 1 + 4
     add_photos(functions, code, {"again.png": photo("obama_2_rgba.png")})  # 0.35 from the selfie

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -29,19 +28,6 @@ BOMBS = {
     "webp-lossless-3000x3000-422B": webp_bomb(3000),
     "jpeg-632B-claims-7000x7100": lying_jpeg(),
 }
-
-
-@pytest.fixture
-def setting(services) -> Iterator[Callable[..., None]]:
-    """Set Kanta settings (environment) for one test; the cached settings are re-read."""
-    with pytest.MonkeyPatch.context() as patch:
-        def set_values(**values: object) -> None:
-            for name, value in values.items():
-                patch.setenv(name, str(value))
-            get_settings.cache_clear()
-
-        yield set_values
-    get_settings.cache_clear()
 
 
 def post_selfie(api, code: str, body: bytes) -> tuple[int, dict, float]:
@@ -89,18 +75,18 @@ def test_selfie_over_the_query_pixel_limit_is_422_naming_the_limit(api, event):
     assert seconds < FAST_S
 
 
-def test_query_pixel_limit_is_its_own_setting(api, functions, event, setting):
+def test_query_pixel_limit_is_its_own_setting(api, functions, event, settings_override):
     """One pixel under the selfie: 422 for search, while the blob trigger indexes the same
     photo under the event photos' limit; at the selfie's size: searched."""
     selfie = photo(SELFIE)
     with Image.open(io.BytesIO(selfie)) as img:
         pixels = img.width * img.height
-    setting(KANTA_MAX_QUERY_IMAGE_PIXELS=pixels - 1)
+    settings_override(KANTA_MAX_QUERY_IMAGE_PIXELS=pixels - 1)
     assert_invalid_image(*post_selfie(api, event["code"], selfie)[:2])
     add_photos(functions, event["code"], {"same-photo.jpg": selfie})
     status, listing = api("list_images", route={"code": event["code"]}, params={"status": "processed"})
     assert status == 200 and len(listing["items"]) == 1, listing
-    setting(KANTA_MAX_QUERY_IMAGE_PIXELS=pixels)
+    settings_override(KANTA_MAX_QUERY_IMAGE_PIXELS=pixels)
     assert photos_found(search(api, event["code"], selfie), event["code"]) == ["same-photo.jpg"]
 
 

@@ -1,14 +1,17 @@
 """Selfie search answers with people: a matched person brings all their photos, even where
 they look unlike the selfie; each person comes with the evidence that matched them and the
 cuts used; a face in no person counts only when it is very near; a stranger is told plainly
-that nobody matched. Real PostgreSQL, Azurite and dlib on the labelled photos."""
+that nobody matched; a selfie that is no usable photo, has no face or is over the size
+limit is refused (422 ``invalid_image``, ``no_face``; 413). Real PostgreSQL, Azurite and
+dlib on the labelled photos."""
 
 from __future__ import annotations
 
 import pytest
 
 from kanta.config import get_settings
-from tests.helpers import photo, side_by_side
+from tests.faces.bombs import BOMB_60_MP, BOMB_225_MP, JPEG_HEADER_JUNK, plain_jpeg, truncated_jpeg
+from tests.helpers import FACE, assert_error, photo, side_by_side
 from tests.search.helpers import SELFIE, add_photos, face_of, photos_found, recluster, search
 
 
@@ -163,3 +166,31 @@ def test_a_bad_person_cut_is_422_naming_it(api, event, params):
     status, body = api("search_event", "POST", route={"code": event["code"]}, body=photo(SELFIE), params=params)
     assert status == 422 and body["code"] == "validation_error"
     assert [d["field"] for d in body["details"]] == ["person_max_distance"]
+
+
+# --- unusable selfies -------------------------------------------------------------------
+
+@pytest.mark.parametrize("body", [
+    b"",
+    b"just some text, not a photo",
+    truncated_jpeg(),
+    JPEG_HEADER_JUNK,
+    BOMB_60_MP,
+    BOMB_225_MP,  # over Pillow's own bomb limit: refused before our size check
+], ids=["empty", "text", "truncated-jpeg", "jpeg-header-junk", "bomb-60mp", "bomb-225mp"])
+def test_search_with_an_unusable_image_is_422_invalid_image(api, event, body):
+    assert_error(api("search_event", "POST", route={"code": event["code"]}, body=body), 422, "invalid_image")
+
+
+def test_search_with_a_photo_without_faces_is_422_no_face(api, event):
+    assert_error(api("search_event", "POST", route={"code": event["code"]}, body=plain_jpeg()), 422, "no_face")
+
+
+def test_search_body_over_the_query_size_limit_is_413(api, event, settings_override):
+    selfie = photo(FACE)
+    settings_override(KANTA_MAX_QUERY_IMAGE_BYTES=len(selfie) - 1)
+    assert_error(api("search_event", "POST", route={"code": event["code"]}, body=selfie), 413, "payload_too_large")
+    settings_override(KANTA_MAX_QUERY_IMAGE_BYTES=len(selfie))
+    status, body = api("search_event", "POST", route={"code": event["code"]}, body=selfie)
+    assert status == 200, body
+    assert body["matches"] == [] and len(body["query_faces"]) == 1

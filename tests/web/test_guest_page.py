@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -271,21 +271,6 @@ def declared(*paths: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 @pytest.fixture
-def max_photo_bytes(monkeypatch) -> Iterator[Callable[[int], None]]:
-    """Set ``KANTA_MAX_IMAGE_BYTES`` for one test: the local host runs in this process, so the
-    guest page's event details and the server's checks both follow it."""
-    from kanta.config import get_settings
-
-    def set_limit(limit: int) -> None:
-        monkeypatch.setenv("KANTA_MAX_IMAGE_BYTES", str(limit))
-        get_settings.cache_clear()
-
-    yield set_limit
-    monkeypatch.undo()
-    get_settings.cache_clear()
-
-
-@pytest.fixture
 def big_file(tmp_path) -> Path:
     """A 2.5 MB ``.jpg`` (random bytes: the tests that use it never let it reach storage)."""
     path = tmp_path / "big.jpg"
@@ -324,10 +309,11 @@ def pick_too_large_and_small(page: Any, big_file: Path) -> tuple[list[Any], Any,
 
 
 def test_a_photo_over_the_limit_is_refused_in_the_page_and_never_asked_for(site, guests, api, event,
-                                                                           max_photo_bytes, big_file):
+                                                                           settings_override, big_file):
     """The page knows the largest photo from the event's details: a larger file is refused
     on its row in the server's words without a request; the other files of the pick go on."""
-    max_photo_bytes(2_000_000)
+    # The local host runs in this process: the page's event details and the server's checks follow it.
+    settings_override(KANTA_MAX_IMAGE_BYTES=2_000_000)
     guest = guests("too-large")
     page = guest.page
     page.goto(guest_link(event["code"], site))
@@ -341,11 +327,11 @@ def test_a_photo_over_the_limit_is_refused_in_the_page_and_never_asked_for(site,
 
 
 def test_a_page_not_told_the_limit_shows_the_servers_refusal_and_sends_the_other_files(
-        site, guests, api, event, max_photo_bytes, big_file):
+        site, guests, api, event, settings_override, big_file):
     """Event details without ``max_photo_bytes`` (as from a server before it): the page asks
     for both files, the real server refuses the request for the large one (422, per file), and
     the page shows that on its row and asks again for the other file alone."""
-    max_photo_bytes(2_000_000)
+    settings_override(KANTA_MAX_IMAGE_BYTES=2_000_000)
     guest = guests("too-large-server")
     page = guest.page
 

@@ -1,5 +1,5 @@
 """Settings: a bad clustering configuration is refused when the app starts, not at the first
-re-clustering run."""
+re-clustering run, and each is read from the name the README gives."""
 
 from __future__ import annotations
 
@@ -38,3 +38,31 @@ def test_guest_caps_are_at_least_one(monkeypatch, name):
     monkeypatch.setenv(name, "0")
     with pytest.raises(pydantic.ValidationError):
         Settings()
+
+
+def test_every_setting_is_kanta_and_its_field_name(monkeypatch):
+    """An operator reads the names in the README's table: each field is read from KANTA_<FIELD>
+    (any case), the storage connection and the timer schedule from the names their bindings use."""
+    monkeypatch.setenv("kanta_detection_profile", "fast")
+    monkeypatch.setenv("KANTA_GUEST_BYTES_PER_HOUR", "123")
+    monkeypatch.setenv("KANTA_STORAGE", "UseDevelopmentStorage=true")
+    monkeypatch.setenv("KANTA_RECLUSTER_SCHEDULE", "0 0 * * * *")
+    settings = Settings()
+    assert (settings.detection_profile, settings.guest_bytes_per_hour) == ("fast", 123)
+    assert settings.storage_connection_string == "UseDevelopmentStorage=true"
+    assert settings.recluster_schedule == "0 0 * * * *"
+
+
+@pytest.mark.parametrize(("field", "former", "current"), [
+    ("db_pool_timeout_s", "KANTA_DB_POOL_TIMEOUT", "KANTA_DB_POOL_TIMEOUT_S"),
+    ("db_pool_max_lifetime_s", "KANTA_DB_POOL_MAX_LIFETIME", "KANTA_DB_POOL_MAX_LIFETIME_S"),
+    ("upload_url_ttl_s", "KANTA_UPLOAD_URL_TTL", "KANTA_UPLOAD_URL_TTL_S"),
+    ("read_url_ttl_s", "KANTA_READ_URL_TTL", "KANTA_READ_URL_TTL_S"),
+    ("max_face_yaw_deg", "KANTA_MAX_FACE_YAW", "KANTA_MAX_FACE_YAW_DEG"),
+])
+def test_names_with_their_unit_win_over_the_former_names_which_still_work(monkeypatch, field, former, current):
+    monkeypatch.delenv(current, raising=False)  # the test session sets some
+    monkeypatch.setenv(former, "30")
+    assert getattr(Settings(), field) == 30
+    monkeypatch.setenv(current, "40")
+    assert getattr(Settings(), field) == 40

@@ -160,12 +160,17 @@ def blob_trigger() -> tuple[str, dict]:
 
 
 def code_aliases() -> dict[str, tuple[str, str]]:
-    """Lower-cased setting name -> (Settings field, alias as written) for every validation
-    alias of kanta.config.Settings (pydantic-settings reads them case-insensitively)."""
+    """Lower-cased setting name -> (Settings field, name as written) for every environment
+    name kanta.config.Settings reads: its validation aliases, else ``env_prefix`` and the
+    field's name (pydantic-settings reads them case-insensitively)."""
+    prefix = Settings.model_config["env_prefix"]
     aliases = {}
     for field_name, field in Settings.model_fields.items():
         alias = field.validation_alias
-        choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+        if alias is None:
+            choices = [f"{prefix}{field_name}".upper()]
+        else:
+            choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
         for choice in choices:
             if isinstance(choice, str):
                 aliases[choice.lower()] = (field_name, choice)
@@ -198,16 +203,17 @@ def test_settings_the_code_needs_in_azure_are_present(app_settings):
     assert not {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"} & set(app_settings)
 
 
-def test_literal_values_validate_against_the_settings_fields(app_settings):
+def test_literal_values_validate_against_the_settings_fields(app_settings, monkeypatch):
     aliases = code_aliases()
     checked = 0
     for name, expression in app_settings.items():
         value = literal(expression)
         if value is None or name.lower() not in aliases:
             continue
-        field_name, alias = aliases[name.lower()]
+        field_name, _ = aliases[name.lower()]
+        monkeypatch.setenv(name, value)  # read as the Function App reads it
         try:
-            settings = Settings(**{alias: value})
+            settings = Settings()
         except ValidationError as error:
             pytest.fail(f"{name}={value!r} is rejected by Settings.{field_name}: {error}")
         assert str(getattr(settings, field_name)) == value, name

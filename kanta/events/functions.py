@@ -1,4 +1,5 @@
-"""HTTP triggers of the events API (function-key auth). Logic lives in ``service``."""
+"""HTTP triggers of the events API (function-key auth). Logic lives in ``service``; an event's
+delete in ``kanta.privacy.service``, with every other erasure."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import azure.functions as func
 from kanta.endpoints import endpoint
 from kanta.events import service
 from kanta.events.schemas import Event, EventCode, EventCreate, EventList, EventListQuery, EventUpdate
+from kanta.privacy import service as privacy
 
 bp = func.Blueprint()
 events = functools.partial(endpoint, bp, tag="events")
@@ -45,4 +47,4 @@ def update_event(code: EventCode, body: EventUpdate) -> Event:
         responses={204: None}, errors=("event_not_found",))
 def delete_event(code: EventCode) -> None:
     """Delete the event with its photos (blobs and rows) and faces."""
-    service.delete_event(code)
+    privacy.delete_event(code)

@@ -1,21 +1,18 @@
-"""Events logic: create, list, change and delete events (``kanta.events.functions``). The
-``events`` table's SQL is ``kanta.store.events``."""
+"""Events logic: create, list and change events (``kanta.events.functions``). The ``events``
+table's SQL is ``kanta.store.events``; deleting an event, which erases data of every domain,
+is ``kanta.privacy.service.delete_event``."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import psycopg
 
-from kanta import storage
 from kanta.db import connection
 from kanta.errors import Invalid
 from kanta.events.schemas import Event, EventCreate, EventList, EventListQuery, EventUpdate
 from kanta.privacy.policy import DEFAULT_CONSENT_TEXT
-from kanta.search import descriptors
 from kanta.store import events as event_store
-from kanta.store import images as image_store
 from kanta.validation import MAX_EVENT_DURATION
 
 
@@ -83,23 +80,3 @@ def update_event(code: str, body: EventUpdate) -> Event:
                           [{"field": "ends_at", "message": message, "type": "event_too_long"}])
         return event
 
-
-def delete_event(code: str) -> None:
-    """Delete an event: its rows (images and faces cascade), leaving a tombstone for the blob
-    name of each of its images, upload tickets included; then its blobs and thumbnails.
-    Raises ``NotFound``.
-
-    The rows go first, in one transaction with the tombstones: from then on no indexing run
-    attaches a photo to the event or brings one back, and a blob that an old upload URL
-    writes later, even into a new event with the same code, is deleted instead of indexed
-    (``kanta.images.ingest``). Blobs written under the code after the delete (a new event's)
-    are left alone.
-    """
-    with connection() as conn:
-        # Locked first: an indexing run adding an image to the event waits, then finds it gone.
-        event_id = event_store.get_event_id(conn, code, lock=True)
-        image_store.bury_event_images(conn, event_id)
-        event_store.delete_event(conn, event_id)
-    deleted_at = dt.datetime.now(dt.UTC)
-    descriptors.forget(event_id)
-    storage.delete_prefix(storage.event_prefix(code), modified_before=deleted_at + image_store.STORAGE_CLOCK_SKEW)

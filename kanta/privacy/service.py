@@ -1,4 +1,7 @@
-"""Forget my face, erase a person, and the retention purge (README, "Privacy").
+"""Every erasure that crosses domains: deleting an event, forget my face, erase a person, and
+the retention purge (README, "Privacy"). Each removes rows through their owners
+(``kanta.store``), blobs through ``kanta.storage`` and the event's per-process descriptors
+(``kanta.search.descriptors.forget``). A single photo's delete is ``kanta.images.service``'s.
 
 An erasure removes every face of a person from an event: the face rows (descriptors, boxes,
 their place in people, hosts' corrections on them), their thumbnails, and the person's name
@@ -44,6 +47,7 @@ from kanta.search import descriptors
 from kanta.search.service import check_selfie_size, search_cuts, selfie_faces
 from kanta.store import images as store
 from kanta.store.events import FacePolicy, face_policy, get_event_id, record_erased, record_purge, retention_due
+from kanta.store.events import delete_event as delete_event_row
 from kanta.store.people import forget_names
 
 log = logging.getLogger(__name__)
@@ -243,3 +247,24 @@ def purge_event(event_code: str, event_id: int) -> tuple[int, int] | None:
     descriptors.forget(event_id)
     log.info("retention over for event %s: %d face(s) and %d photo(s) deleted", event_code, faces, photos)
     return faces, photos
+
+
+def delete_event(code: str) -> None:
+    """Delete an event: its rows (images and faces cascade), leaving a tombstone for the blob
+    name of each of its images, upload tickets included; then its blobs and thumbnails.
+    Raises ``NotFound``.
+
+    The rows go first, in one transaction with the tombstones: from then on no indexing run
+    attaches a photo to the event or brings one back, and a blob that an old upload URL
+    writes later, even into a new event with the same code, is deleted instead of indexed
+    (``kanta.images.ingest``). Blobs written under the code after the delete (a new event's)
+    are left alone.
+    """
+    with connection() as conn:
+        # Locked first: an indexing run adding an image to the event waits, then finds it gone.
+        event_id = get_event_id(conn, code, lock=True)
+        store.bury_event_images(conn, event_id)
+        delete_event_row(conn, event_id)
+    deleted_at = dt.datetime.now(dt.UTC)
+    descriptors.forget(event_id)
+    storage.delete_prefix(storage.event_prefix(code), modified_before=deleted_at + store.STORAGE_CLOCK_SKEW)

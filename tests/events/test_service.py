@@ -1,7 +1,8 @@
 """``kanta.events.service``: events created, listed in pages, changed and deleted. A code is
 taken once (409 ``event_exists``); a change is checked against the stored start and end,
 and a refused one changes nothing; an unknown event is 404 ``event_not_found`` on every
-route of an event; deleting an event removes its photos' blobs and rows."""
+route of an event; deleting an event (``kanta.privacy.service.delete_event``) removes its
+photos' blobs and rows."""
 
 from __future__ import annotations
 

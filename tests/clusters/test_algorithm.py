@@ -1,7 +1,8 @@
 """Clustering algorithms on synthetic descriptors: pure computation, no database.
 
 The shipped clustering (``kanta.clusters.algorithm``) and, held to the same expectations,
-the research candidates ``bench/recognition.py`` compares it with (``bench/clustering.py``).
+the research candidates ``bench/recognition.py`` compares it with (``bench/clustering.py``;
+what only they do is tested in ``tests/bench/test_clustering.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from bench import clustering as research
-from bench.clustering import ALGORITHMS, nearest_neighbours
+from bench.clustering import ALGORITHMS
 from kanta.clusters import algorithm
 from kanta.clusters.algorithm import (
     NOISE,
@@ -23,6 +24,7 @@ from kanta.clusters.algorithm import (
     radius_graph,
     stable_ids,
 )
+from tests.clusters.helpers import lumpy_people, people
 
 #: Parameters per algorithm for the well-separated people below (eps: Euclidean distance).
 PARAMS = {
@@ -39,19 +41,6 @@ def clusterer(name: str):
     """The ``cluster_descriptors`` that runs ``name``: the shipped one for graph_average (the
     code the app runs), the benchmark's for the research candidates."""
     return cluster_descriptors if name == "graph_average" else research.cluster_descriptors
-
-
-def people(seed: int = 0, n_people: int = 6, faces: int = 8, loners: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    """Descriptors like dlib's: people about 1.0 apart, a person's faces about 0.3 apart;
-    plus ``loners`` guests seen once. Returns ``(x, who)``, ``who`` = -1 for a loner."""
-    rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((n_people + loners, 128)) * (1.0 / np.sqrt(2 * 128))
-    who = np.repeat(np.arange(n_people), faces)
-    x = centres[who] + rng.standard_normal((len(who), 128)) * (0.3 / np.sqrt(2 * 128))
-    x = np.vstack([x, centres[n_people:]])
-    who = np.concatenate([who, np.full(loners, -1)])
-    order = rng.permutation(len(who))  # people's faces interleaved, as uploads arrive
-    return x[order], who[order]
 
 
 @pytest.mark.parametrize("name", ALGORITHMS)
@@ -87,29 +76,6 @@ def test_two_people_closer_than_eps_apart_are_not_chained_through_a_lookalike(na
     assert labels[12] == NOISE
 
 
-def test_dbscan_gives_scikit_learn_labels():
-    from sklearn.cluster import DBSCAN
-
-    rng = np.random.default_rng(7)
-    # Dense blobs with border faces and noise at distances around eps.
-    x = np.vstack([rng.standard_normal((40, 8)) * 0.25 + c for c in rng.standard_normal((6, 8)) * 0.8])
-    x[3] = x[4]  # identical faces count as neighbours
-    for eps in (0.35, 0.5, 0.7):
-        for min_samples in (1, 2, 3, 5, 8):
-            ours = research.cluster_descriptors(x, algorithm="dbscan", eps=eps, min_samples=min_samples)
-            theirs = algorithm._renumber(DBSCAN(eps=eps, min_samples=min_samples).fit_predict(x))
-            assert (ours == theirs).all(), (eps, min_samples)
-
-
-def test_chinese_whispers_gives_dlibs_labels():
-    import dlib
-
-    x, _ = people(seed=2)
-    ours = research.cluster_descriptors(x, algorithm="chinese_whispers", eps=0.5, min_samples=1)
-    theirs = dlib.chinese_whispers_clustering([dlib.vector(v.tolist()) for v in x], 0.5)
-    assert (ours == algorithm._renumber(np.array(theirs))).all()
-
-
 def test_radius_graph_is_every_pair_within_the_radius_with_its_distance():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((700, 128)) * 0.05
@@ -122,20 +88,6 @@ def test_radius_graph_is_every_pair_within_the_radius_with_its_distance():
     i2, j2, d = radius_graph(x, radius, distances=True)
     assert (i2 == i).all() and (j2 == j).all() and d.dtype == np.float32
     np.testing.assert_allclose(d, full[i, j], atol=1e-5)
-
-
-def lumpy_people(seed: int, n_people: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """People of 1-60 faces whose distances overlap like real dlib descriptors do (same
-    person mostly 0.3-0.7 apart, different people 0.6-1.0), so that merges happen at every
-    level and some people sit near the threshold."""
-    rng = np.random.default_rng(seed)
-    sizes = rng.integers(1, 60, n_people)
-    centres = rng.standard_normal((n_people, 128)) * (0.55 / np.sqrt(128))
-    who = np.repeat(np.arange(n_people), sizes)
-    spread = rng.uniform(0.25, 0.45, n_people)[who]
-    x = centres[who] + rng.standard_normal((len(who), 128)) * (spread / np.sqrt(2 * 128))[:, None]
-    order = rng.permutation(len(who))
-    return x[order], who[order]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -223,26 +175,6 @@ def test_graph_average_refuses_eps_not_under_cap():
         cluster_descriptors(x, eps=0.6, cap=0.6, min_samples=2)
 
 
-def test_nearest_neighbours_are_exact():
-    rng = np.random.default_rng(12)
-    x = rng.standard_normal((600, 128)) * 0.05
-    idx, dist = nearest_neighbours(x, 7)
-    full = np.linalg.norm(x[:, None] - x[None], axis=2)
-    np.fill_diagonal(full, np.inf)
-    want = np.argsort(full, axis=1, kind="stable")[:, :7]
-    assert (idx == want).all()
-    np.testing.assert_allclose(dist, np.take_along_axis(full, want, axis=1), atol=1e-5)
-
-
-def test_rank_order_links_shared_neighbourhoods_not_lone_lookalikes():
-    x, who = people(seed=13, n_people=4, faces=12, loners=3)
-    labels = research.cluster_descriptors(x, algorithm="rank_order", eps=0.6, min_samples=2, neighbours=10,
-                                          threshold=1.5)
-    for p in range(4):
-        assert len(set(labels[who == p].tolist())) == 1 and NOISE not in labels[who == p]
-    assert (labels[who == -1] == NOISE).all()
-
-
 def test_new_faces_join_the_person_most_of_whose_faces_agree_once_per_photo():
     # Sums of (cap - distance) of 2 new faces against 3 people of 4, 10 and 2 faces, cap 0.6:
     # mean capped distance = 0.6 - sum / size.
@@ -268,30 +200,11 @@ def test_new_faces_keep_existing_people_ids():
     assert (again[len(more):] == ids).all()
 
 
-def test_bad_arguments_are_refused(monkeypatch):
-    x, _ = people()
-    with pytest.raises(ValueError, match="unknown clustering algorithm"):
-        research.cluster_descriptors(x, algorithm="kmeans", eps=0.5, min_samples=2)
-    with pytest.raises(ValueError, match="linkage"):
-        research.cluster_descriptors(x, algorithm="agglomerative", eps=0.5, min_samples=2, linkage="ward")
-    monkeypatch.setattr(research, "max_agglomerative_faces", 10)
-    with pytest.raises(ValueError, match="O\\(n\\^2\\) memory"):
-        research.cluster_descriptors(x, algorithm="agglomerative", eps=0.5, min_samples=2)
-
-
 @pytest.mark.parametrize("name", ["kmeans", *(a for a in ALGORITHMS if a != "graph_average")])
 def test_the_app_runs_only_graph_average(name):
     x, _ = people()
     with pytest.raises(ValueError, match="unknown clustering algorithm"):
         cluster_descriptors(x, algorithm=name, eps=0.5, min_samples=2)
-
-
-def test_the_benchmark_runs_the_shipped_graph_average():
-    x, _ = lumpy_people(5)
-    groups = np.random.default_rng(5).integers(0, len(x) // 2, len(x))
-    ours = research.cluster_descriptors(x, algorithm="graph_average", eps=0.58, cap=0.6, min_samples=2, groups=groups)
-    shipped = cluster_descriptors(x, eps=0.58, cap=0.6, min_samples=2, groups=groups)
-    assert (ours == shipped).all() and 1 < len(set(shipped.tolist())) < len(x)
 
 
 @pytest.mark.parametrize("name", ALGORITHMS)

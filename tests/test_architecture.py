@@ -30,7 +30,7 @@ OWNERS = {
     "clusters": "kanta/store/people.py",
     "face_corrections": "kanta/store/people.py",
     "cluster_runs": "kanta/store/people.py",
-    "guest_links": "kanta/guests/service.py",
+    "guest_links": "kanta/store/guest_links.py",
     "rate_counters": "kanta/caps.py",
     "schema_migrations": "kanta/migrate.py",
 }

@@ -45,6 +45,7 @@ from kanta.guests.schemas import (
 from kanta.images.schemas import GuestUploadRequest, UploadTicket
 from kanta.privacy.policy import DEFAULT_CONSENT_TEXT
 from kanta.privacy.schemas import ForgetResult
+from kanta.store import guest_links as link_store
 from kanta.store import images as store
 from kanta.store.events import event_dates, get_event_id
 
@@ -66,12 +67,6 @@ GUEST_SEARCH_TOP_K = 200
 
 _INVALID_TOKEN_MESSAGE = ("This guest link is not valid: it may have expired or been replaced by the host. "
                           "Ask the host for the current link.")
-
-_LINK_COLUMNS = """
-SELECT gl.id AS link_id, gl.event_id, gl.can_upload, gl.can_find_me, gl.can_gallery, gl.expires_at,
-       gl.created_at, gl.expires_at <= now() AS expired
-FROM guest_links gl
-"""
 
 
 def _rights(row: dict[str, Any]) -> GuestRights:
@@ -137,21 +132,12 @@ def create_link(event_code: str, body: GuestLinkCreate, request_origin: str) -> 
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
         expires_at = _expiry(body, event_dates(conn, event_id)["ends_at"], now)
-        # One statement: concurrent rotations cannot both insert, and the new id gives the
-        # new link fresh abuse counters.
-        row = conn.execute(
-            """INSERT INTO guest_links (event_id, token_sha256, can_upload, can_find_me, can_gallery, expires_at)
-               VALUES (%(event_id)s, %(hash)s, %(upload)s, %(find_me)s, %(gallery)s, %(expires_at)s)
-               ON CONFLICT (event_id) DO UPDATE SET id = DEFAULT, token_sha256 = EXCLUDED.token_sha256,
-                   can_upload = EXCLUDED.can_upload, can_find_me = EXCLUDED.can_find_me,
-                   can_gallery = EXCLUDED.can_gallery, expires_at = EXCLUDED.expires_at, created_at = now()
-               RETURNING created_at""",
-            {"event_id": event_id, "hash": tokens.token_hash(token), "expires_at": expires_at,
-             **body.rights.model_dump()},
-        ).fetchone()
+        rights = body.rights
+        created_at = link_store.put_link(conn, event_id, tokens.token_hash(token), can_upload=rights.upload,
+                                         can_find_me=rights.find_me, can_gallery=rights.gallery, expires_at=expires_at)
     url = tokens.join_url(get_settings().public_url or request_origin, event_code, token)
     qr_svg, qr_png = _qr_codes(url)
-    return GuestLinkCreated(token=token, join_url=url, expires_at=expires_at, created_at=row["created_at"],
+    return GuestLinkCreated(token=token, join_url=url, expires_at=expires_at, created_at=created_at,
                             rights=body.rights, qr_svg=qr_svg, qr_png=qr_png, limits=limits())
 
 
@@ -160,7 +146,7 @@ def get_link(event_code: str) -> GuestLink:
     ``guest_link_not_found``."""
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
-        row = conn.execute(_LINK_COLUMNS + " WHERE gl.event_id = %s", (event_id,)).fetchone()
+        row = link_store.link_of_event(conn, event_id)
     if row is None:
         raise _no_link(event_code)
     return GuestLink(rights=_rights(row), expires_at=row["expires_at"], created_at=row["created_at"],
@@ -172,7 +158,7 @@ def delete_link(event_code: str) -> None:
     ``event_not_found`` / ``guest_link_not_found``."""
     with connection() as conn:
         event_id = get_event_id(conn, event_code)
-        if not conn.execute("DELETE FROM guest_links WHERE event_id = %s", (event_id,)).rowcount:
+        if not link_store.delete_link(conn, event_id):
             raise _no_link(event_code)
 
 
@@ -208,15 +194,7 @@ def authorize(event_code: str, token: str | None) -> Guest:
     if token is None:
         raise Unauthorized("guest_token_invalid", _INVALID_TOKEN_MESSAGE)
     with connection() as conn:
-        # The hash is looked up by index: a timing difference could only tell a guesser
-        # about hashes, and finding a token from its hash is not feasible.
-        row = conn.execute(
-            """SELECT gl.id AS link_id, gl.event_id, gl.can_upload, gl.can_find_me, gl.can_gallery, gl.expires_at,
-                      gl.expires_at <= now() AS expired, e.code, e.name, e.description, e.starts_at, e.ends_at,
-                      e.face_search, e.consent_text
-               FROM guest_links gl JOIN events e ON e.id = gl.event_id WHERE gl.token_sha256 = %s""",
-            (tokens.token_hash(token),),
-        ).fetchone()
+        row = link_store.link_by_token(conn, tokens.token_hash(token))
     if row is None or row["expired"]:
         raise Unauthorized("guest_token_invalid", _INVALID_TOKEN_MESSAGE)
     if row["code"] != event_code:

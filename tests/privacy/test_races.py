@@ -1,6 +1,7 @@
-"""An erasure racing an indexing run or a re-clustering: no erased face comes back. The runs
-are paused at the point that matters (the test wraps the function there and waits), the way
-the people tests race corrections against a re-clustering."""
+"""An erasure racing an indexing run, a re-clustering or the event's delete: no erased face
+comes back, and a delete leaves nothing. The runs are paused at the point that matters (the
+test wraps the function there and waits), the way the people tests race corrections against
+a re-clustering."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import threading
 import time
 
 from kanta.store import images as store
-from tests.helpers import face_thumbnails, side_by_side
+from tests.helpers import event_blobs, face_thumbnails, side_by_side
 from tests.privacy.helpers import faces_by_photo, forget, stored_faces
 from tests.search.helpers import add_photos, image_ids, recluster
 
@@ -125,3 +126,75 @@ def test_an_erasure_during_a_recluster_lands_after_it(api, functions, event, mon
     monkeypatch.setattr(service, "cluster_descriptors", real)
     recluster(api, code)
     assert [f["blob"] for f in stored_faces(code)] == ["biden_1.jpg"]
+
+
+def test_an_event_deleted_during_an_erasure_waits_for_it_then_leaves_nothing(api, functions, event, monkeypatch):
+    # The erasure holds the event row; the delete (kanta.privacy.service.delete_event) locks it
+    # first, so it waits, then removes what the erasure left: no face, thumbnail or photo.
+    from kanta.privacy import service
+
+    code = event["code"]
+    add_photos(functions, code, ["obama_1.jpg", "biden_1.jpg"])
+    reached, go = threading.Event(), threading.Event()
+    real = service.record_erased
+
+    def record_erased(conn, event_id, count):
+        real(conn, event_id, count)
+        reached.set()
+        assert go.wait(60)
+
+    monkeypatch.setattr(service, "record_erased", record_erased)
+    erased, deleted = [], []
+    erasure = threading.Thread(target=lambda: erased.append(forget(code, "obama_4_480p.jpg")))
+    erasure.start()
+    assert reached.wait(60)  # faces erased, not committed
+    deletion = threading.Thread(target=lambda: deleted.append(api("delete_event", "DELETE", route={"code": code})))
+    deletion.start()
+    time.sleep(1.5)
+    assert deletion.is_alive()  # waiting for the erasure to commit
+    go.set()
+    erasure.join(60)
+    deletion.join(60)
+    assert erased[0].erased == 1 and deleted[0][0] == 204
+    assert api("get_event", route={"code": code})[0] == 404
+    assert face_thumbnails(code) == set() and event_blobs(code) == set()
+
+
+def test_an_erasure_during_an_event_delete_finds_no_event(api, functions, event, monkeypatch):
+    # The delete holds the event row while it buries the photos; an erasure arriving then waits
+    # for it and answers event_not_found in Kanta's words, never a 500 or a half-erased event.
+    from kanta.errors import NotFound
+
+    code = event["code"]
+    add_photos(functions, code, ["obama_1.jpg", "biden_1.jpg"])
+    reached, go = threading.Event(), threading.Event()
+    real = store.bury_event_images
+
+    def bury_event_images(conn, event_id):
+        buried = real(conn, event_id)
+        reached.set()
+        assert go.wait(60)
+        return buried
+
+    monkeypatch.setattr(store, "bury_event_images", bury_event_images)
+    deleted, refused = [], []
+
+    def erase() -> None:
+        try:
+            forget(code, "obama_4_480p.jpg")
+        except NotFound as exc:
+            refused.append(exc)
+
+    deletion = threading.Thread(target=lambda: deleted.append(api("delete_event", "DELETE", route={"code": code})))
+    deletion.start()
+    assert reached.wait(60)
+    erasure = threading.Thread(target=erase)
+    erasure.start()
+    time.sleep(1.5)
+    assert erasure.is_alive()  # waiting for the delete to commit
+    go.set()
+    deletion.join(60)
+    erasure.join(60)
+    assert deleted[0][0] == 204
+    assert [exc.code for exc in refused] == ["event_not_found"]
+    assert face_thumbnails(code) == set() and event_blobs(code) == set()

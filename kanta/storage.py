@@ -216,12 +216,13 @@ def delete_thumbnails(prefix: str) -> None:
     delete_prefix(prefix, [faces_container()])
 
 
-def delete_photo(blob_name: str, event_code: str, image_id: uuid.UUID | None) -> None:
-    """Delete a photo's blob and, for an image ``image_id`` of event ``event_code``, its face
-    thumbnails. What is already gone is skipped."""
+def delete_photo(blob_name: str, image_id: uuid.UUID | None) -> None:
+    """Delete a photo's blob and, for image ``image_id``, its face thumbnails (under its
+    event's code, the first part of the blob name: ``blob_name_for``). What is already gone
+    is skipped."""
     delete_blobs([blob_name])
     if image_id is not None:
-        delete_thumbnails(thumbnail_prefix(event_code, image_id))
+        delete_thumbnails(thumbnail_prefix(blob_name.split("/", 1)[0], image_id))
 
 
 def thumbnail_url(blob_name: str, expires_at: dt.datetime) -> str:

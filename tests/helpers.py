@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -248,15 +247,6 @@ def http_functions() -> list[tuple[str, str, list[str], str, Any]]:
     return sorted(found, key=lambda f: f[0])
 
 
-def parsed_models(function: Any, parser: str) -> list[Any]:
-    """The pydantic models an HTTP function hands to ``parser`` (``parse_json``,
-    ``parse_query``), read from its source; none for a function that does not call it."""
-    import inspect
-
-    code = inspect.unwrap(function)
-    return [code.__globals__[n] for n in re.findall(rf"\b{parser}\(req, (\w+)\)", inspect.getsource(code))]
-
-
 def seeded_event(functions: dict[str, Callable], prefix: str, guests: bool = False) -> dict[str, list[str]]:
     """A new event (code ``{prefix}-<12 hex>``) with four 400 px photos of two people, indexed
     and clustered: the real keys of each route parameter name (``code``, ``image_id``,
@@ -278,37 +268,6 @@ def seeded_event(functions: dict[str, Callable], prefix: str, guests: bool = Fal
     if guests:
         keys["token"] = [guest_link(api, code, rights={"upload": True, "find_me": True, "gallery": True})["token"]]
     return keys
-
-
-#: A domain error raised with its code (``Conflict("event_exists", ...)``), and a
-#: ``not_found("event", ...)``, in Kanta's source.
-_ERROR_CLASS_CALL = re.compile(r"\b([A-Z]\w+)\(\s*\"([a-z_]+)\"")
-_NOT_FOUND_CALL = re.compile(r"\bnot_found\(\s*\"([a-z_]+)\"")
-
-
-def error_codes() -> dict[str, set[int]]:
-    """Each error code Kanta's source raises, with the HTTP statuses its error classes get
-    (``Conflict("event_exists", ...)``: 409; ``not_found("event", ...)``: 404)."""
-    import kanta
-    from kanta import errors
-    from kanta.errors import KantaError, not_found
-    from kanta.http import status_of
-
-    classes = {name: cls for name, cls in vars(errors).items()
-               if isinstance(cls, type) and issubclass(cls, KantaError)}
-    codes: dict[str, set[int]] = {}
-    for path in Path(kanta.__file__).parent.rglob("*.py"):
-        text = path.read_text()
-        for name, code in _ERROR_CLASS_CALL.findall(text):
-            if name in classes:
-                err = classes[name].__new__(classes[name])
-                codes.setdefault(code, set()).add(status_of(err))
-        for kind in _NOT_FOUND_CALL.findall(text):
-            codes.setdefault(f"{kind}_not_found", set()).add(status_of(not_found(kind, "x")))
-    for path in Path(kanta.__file__).parent.rglob("functions.py"):
-        for kind in re.findall(r"route_(?:int|uuid)\(req, \"\w+\", \"(\w+)\"\)", path.read_text()):
-            codes.setdefault(f"{kind}_not_found", set()).add(404)
-    return codes
 
 
 # --- error responses, events and images, as the tests of several modules check them ------------

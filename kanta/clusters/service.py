@@ -257,16 +257,10 @@ def move_face(face_id: int, cluster_id: int | None) -> FaceAssignment:
     return FaceAssignment(face_id=face_id, cluster_id=cluster_id)
 
 
-def corrections_of(conn: psycopg.Connection, face_ids: list[int]) -> list[dict]:
-    """The hosts' corrections of faces ``face_ids``: ``face_id``, ``kind``, ``cluster_id``
-    (read before a photo's faces are replaced, for ``restore_corrections``)."""
-    return people_store.corrections_of(conn, face_ids)
-
-
 def restore_corrections(conn: psycopg.Connection, event_id: int, corrections: list[dict],
                         new_ids: dict[int, int]) -> None:
     """Give the faces that replaced others (``new_ids``: old face id → new face id) the
-    corrections the old ones had (``corrections_of``), so a photo indexed again keeps what
-    the host decided about its faces."""
+    corrections the old ones had (``kanta.store.people.corrections_of``), so a photo indexed
+    again keeps what the host decided about its faces."""
     people_store.add_corrections(
         conn, [(new_ids[c["face_id"]], event_id, c["kind"], c["cluster_id"]) for c in corrections if c["face_id"] in new_ids])

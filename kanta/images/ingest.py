@@ -46,7 +46,7 @@ from azure.storage.blob import BlobClient, BlobProperties
 from kanta import caps, storage
 from kanta.clusters.algorithm import assign_to_people
 from kanta.clusters.cuts import EventCuts
-from kanta.clusters.service import corrections_of, cuts_in_use, restore_corrections
+from kanta.clusters.service import cuts_in_use, restore_corrections
 from kanta.config import UPLOADS_CONTAINER, get_settings
 from kanta.db import connection
 from kanta.errors import NotFound
@@ -55,6 +55,7 @@ from kanta.faces.boxes import BoundingBox, iou
 from kanta.privacy.policy import listed
 from kanta.store import images as store
 from kanta.store.events import face_policy, get_event_id
+from kanta.store.people import corrections_of
 
 log = logging.getLogger(__name__)
 
@@ -123,11 +124,11 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
     with connection() as conn:
         buried = store.buried_image(conn, blob_name, properties.last_modified)
         if buried is not None:
-            return _remove(blob_name, event_code, buried, SKIP_DELETED, "the photo was deleted")
+            return _remove(blob_name, buried, SKIP_DELETED, "the photo was deleted")
         try:
             event_id = get_event_id(conn, event_code)
         except NotFound:
-            return _remove(blob_name, event_code, None, SKIP_NO_EVENT, f"no event {event_code!r}")
+            return _remove(blob_name, None, SKIP_NO_EVENT, f"no event {event_code!r}")
         image_id = store.image_id_for_blob(conn, blob_name)
         try:
             started = store.start_indexing(conn, image_id, event_id, blob_name, properties.size,
@@ -138,9 +139,9 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
         if arrival is not None and arrival.guest_link_id is not None:
             _correct_budgets(conn, arrival, event_id, properties.size)
     if started is None:
-        return _remove(blob_name, event_code, None, SKIP_NO_EVENT, f"event {event_code!r} was deleted")
+        return _remove(blob_name, None, SKIP_NO_EVENT, f"event {event_code!r} was deleted")
     if not started:
-        return _remove(blob_name, event_code, image_id, SKIP_DELETED, "the photo was deleted")
+        return _remove(blob_name, image_id, SKIP_DELETED, "the photo was deleted")
 
     record = store.ImageRecord(image_id, event_id, blob_name, properties.size)
     if properties.size > settings.max_image_bytes:
@@ -231,7 +232,7 @@ def ingest_blob(blob: BlobClient, *, force: bool = False, properties: BlobProper
             restore_corrections(conn, event_id, carried, {
                 earlier[j]["face_id"]: ids[i] for i, j in same.items() if not faces[i].excluded})
     if current is None:
-        return _remove(blob_name, event_code, image_id, SKIP_DELETED, "the photo was deleted while it was indexed")
+        return _remove(blob_name, image_id, SKIP_DELETED, "the photo was deleted while it was indexed")
     late = [names[i] for i in written if kept_out[i]]
     if late:  # written for faces an erasure kept out while this run computed
         storage.delete_blobs(late, storage.faces_container())
@@ -310,10 +311,10 @@ def people_for_faces(conn: psycopg.Connection, event_id: int, descriptors: list[
     return out
 
 
-def _remove(blob_name: str, event_code: str, image_id: uuid.UUID | None, reason: str, why: str) -> IngestResult:
+def _remove(blob_name: str, image_id: uuid.UUID | None, reason: str, why: str) -> IngestResult:
     """Delete a blob nobody may see (and the thumbnails a run may have written for it)."""
     log.warning("deleting blob %r: %s", blob_name, why)
-    storage.delete_photo(blob_name, event_code, image_id)
+    storage.delete_photo(blob_name, image_id)
     return IngestResult("skipped", image_id, reason=reason)
 
 
@@ -338,7 +339,7 @@ def _store_failure(record: store.ImageRecord, event_code: str, properties: BlobP
         if current is not None:
             store.save_failure(conn, record, code, reason)
     if current is None:
-        return _remove(record.blob_name, event_code, record.image_id, SKIP_DELETED, "the photo was deleted")
+        return _remove(record.blob_name, record.image_id, SKIP_DELETED, "the photo was deleted")
     # After the row says why: a run that dies here leaves the blob to the next delivery or
     # the sweep of unclaimed uploads, never a row without its reason.
     storage.delete_version(record.blob_name, properties.etag)

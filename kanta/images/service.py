@@ -147,7 +147,7 @@ def delete_image(image_id: uuid.UUID) -> None:
         deleted = store.delete_image(conn, image_id)
     if deleted is None:
         raise not_found("image", image_id)
-    storage.delete_photo(deleted["blob_name"], deleted["event_code"], deleted["image_id"])
+    storage.delete_photo(deleted["blob_name"], deleted["image_id"])
 
 
 def reindex_image(image_id: uuid.UUID) -> ImageDetail:
@@ -322,8 +322,7 @@ def purge_tombstones() -> int:
     for tombstone in old:
         if tombstone["reused"]:
             continue  # uploaded again since: the blob and thumbnails are the new image's
-        # A photo's blob name starts with its event's code (storage.blob_name_for).
-        storage.delete_photo(tombstone["blob_name"], tombstone["blob_name"].split("/", 1)[0], tombstone["image_id"])
+        storage.delete_photo(tombstone["blob_name"], tombstone["image_id"])
     if not old:
         return 0
     with connection() as conn:

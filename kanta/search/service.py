@@ -25,8 +25,6 @@ from kanta.store import images as store
 from kanta.store.events import FacePolicy, face_policy, get_event_id
 from kanta.store.people import person_names
 
-# Names of the matched people (unnamed ones are absent).
-
 
 def best_photos(found: list[tuple[int, FaceMatches]], top_k: int) -> list[tuple[int, PhotoMatch]]:
     """Union of the photos of several query faces (``(query face index, FaceMatches)``): each

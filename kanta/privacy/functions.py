@@ -8,7 +8,8 @@ import logging
 
 import azure.functions as func
 
-from kanta.endpoints import RouteInt, endpoint
+from kanta.clusters.schemas import ClusterId
+from kanta.endpoints import endpoint
 from kanta.privacy import service
 from kanta.privacy.schemas import ForgetResult
 from kanta.validation import EventCode
@@ -21,7 +22,7 @@ bp = func.Blueprint()
 @endpoint(bp, "erase_person", "POST", "events/{code}/clusters/{cluster_id}/erase", tag="privacy",
           summary="Erase a person's faces from the event", responses={200: ForgetResult},
           errors=("event_not_found", "cluster_not_found", "people_busy", "faces_busy", "storage_unavailable"))
-def erase_person(code: EventCode, cluster_id: RouteInt) -> ForgetResult:
+def erase_person(code: EventCode, cluster_id: ClusterId) -> ForgetResult:
     """Erase every face of the person (descriptor, thumbnail, place in people, name) and every
     face within the search's face cut of one of theirs; their descriptors keep their face out
     of photos uploaded later, and the event's ``erased_face_count`` grows. Nothing is erased

@@ -218,7 +218,7 @@ class FacePolicy:
 def face_policy(conn: psycopg.Connection, event_id: int, *, lock: bool = False) -> FacePolicy | None:
     """The ``FacePolicy`` of event ``event_id``, or ``None`` when it is gone. ``lock``: take
     the event row ``FOR UPDATE`` until commit (an erasure or a purge): an indexing run waits
-    for it before writing its result (``kanta.images.store.lock_for_result`` takes ``FOR KEY
+    for it before writing its result (``kanta.store.images.lock_for_result`` takes ``FOR KEY
     SHARE``) and then sees what it did."""
     row = conn.execute(
         f"""SELECT e.face_search, e.faces_purged_at IS NOT NULL AS purged,

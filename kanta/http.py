@@ -2,7 +2,8 @@
 
 Every error response is ``{"code": "<stable_code>", "message": "<for humans>"}`` (plus
 ``details`` for validation errors). Services raise domain errors (``kanta.errors``); this
-module answers each with its status in ``kanta.errors.CATALOGUE`` (``STATUS``). Callers'
+module answers each with its class's status in ``kanta.errors.CATALOGUE``
+(``kanta.errors.STATUS_OF_CLASS``). Callers'
 mistakes are 4xx; an unreachable database is 503 so clients retry; anything else is a logged
 500 with no internals in the body. The request readers here (``parse_json``, ``parse_query``,
 ``route_int``, ``route_uuid``) are what ``kanta.endpoints`` hands a handler its arguments with.
@@ -42,15 +43,12 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 
-#: HTTP status of each domain error class, from the catalogue of codes (``kanta.errors.CATALOGUE``).
-STATUS: dict[type[KantaError], int] = STATUS_OF_CLASS
-
-
 def status_of(err: KantaError) -> int:
-    """The HTTP status of ``err`` (its nearest class in ``STATUS``; 500 for an unmapped one)."""
+    """The HTTP status of ``err`` (its nearest class in ``STATUS_OF_CLASS``; 500 for an
+    unmapped one)."""
     for cls in type(err).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
+        if cls in STATUS_OF_CLASS:
+            return STATUS_OF_CLASS[cls]
     return 500
 
 
@@ -316,7 +314,7 @@ DATABASE_UNAVAILABLE = Unavailable("database_unavailable", "The database is unre
 def api(handler: Handler) -> Handler:
     """Decorate an HTTP function so every failure becomes a JSON error response.
 
-    A domain error (``kanta.errors``) → its status (``STATUS``); ``psycopg.OperationalError``
+    A domain error (``kanta.errors``) → its status (``status_of``); ``psycopg.OperationalError``
     (database unreachable, pool timeout) → 503 ``database_unavailable``, logged on one line;
     anything else → logged 500 ``internal_error`` with no internals in the body.
     """

@@ -12,7 +12,7 @@
 - errors: one response per status with the shared ``Error`` schema ``{code, message,
   details?}``, its ``code`` an enum of the codes the endpoint lists, plus those every such
   endpoint may answer (``implicit_errors``); each code's status and meaning come from
-  ``kanta.errors.CATALOGUE`` (``ERRORS``);
+  ``kanta.errors.CATALOGUE``;
 - security: from the endpoint's auth (function key, master key, none, or the guest link's
   bearer token).
 
@@ -32,15 +32,13 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from kanta.endpoints import IMAGE_BODY, TEMPLATE_PARAMETER, Endpoint, registered, route_parameters
-from kanta.errors import CATALOGUE
+from kanta.errors import CODES
 
-__all__ = ["ERRORS", "IMAGE_BODY", "build_document", "implicit_errors", "openapi_path", "route_parameters"]
+__all__ = ["IMAGE_BODY", "build_document", "implicit_errors", "openapi_path", "route_parameters"]
 
 
 # --- error codes ------------------------------------------------------------------------------
 
-#: Every stable error code: its HTTP status and what it means (``kanta.errors.CATALOGUE``).
-ERRORS: dict[str, tuple[int, str]] = {entry.code: (entry.status, entry.description) for entry in CATALOGUE}
 
 #: Response headers that come with a status (``kanta.http.headers_of``).
 ERROR_HEADERS: dict[int, dict[str, Any]] = {
@@ -269,16 +267,16 @@ def _request_body(op: Endpoint, refs: dict[tuple[type, str], Any]) -> dict[str, 
 
 
 def _error_statuses(codes: Iterable[str]) -> dict[int, list[str]]:
-    """Status → the ``codes`` of that status (``ERRORS``), each once, in order."""
+    """Status → the ``codes`` of that status (``kanta.errors.CODES``), each once, in order."""
     by_status: dict[int, list[str]] = {}
     for code in codes:
-        if code not in by_status.setdefault(ERRORS[code][0], []):
-            by_status[ERRORS[code][0]].append(code)
+        if code not in by_status.setdefault(CODES[code].status, []):
+            by_status[CODES[code].status].append(code)
     return dict(sorted(by_status.items()))
 
 
 def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
-    lines = [f"- `{code}`: {ERRORS[code][1]}" for code in codes]
+    lines = [f"- `{code}`: {CODES[code].description}" for code in codes]
     response: dict[str, Any] = {
         "description": f"{http.HTTPStatus(status).phrase}.\n\n" + "\n".join(lines),
         "content": {"application/json": {"schema": {
